@@ -1,0 +1,51 @@
+# Turning the Knobs — every target creates what it needs (.venv, packages, browser) on a clean clone.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BUILD := _build
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export MPLBACKEND := Agg
+
+.PHONY: help venv book test test-lib test-notebooks test-html bench student clean freeze browser
+
+help:
+	@echo "make book   build the HTML book into $(BUILD)/html (executes every notebook)"
+	@echo "make test   the whole test suite: library, notebooks (nbval), built HTML, browser"
+	@echo "make bench  runtimes, live-lab frame times and page sizes -> $(BUILD)/bench.json"
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian's chromium for the browser tests (Playwright's own browser download does not work here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+book: $(STAMP)
+	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+test-lib: $(STAMP)
+	$(PY) -m pytest tests -m "not html" -q
+
+test-notebooks: $(STAMP)
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
+
+test-html: book browser
+	$(PY) -m pytest tests -m html -q
+
+test: $(STAMP) browser
+	$(MAKE) book
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q
+
+bench: book
+	$(PY) tools/bench.py --out $(BUILD)/bench.json
+
+freeze: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/' > constraints.txt
+
+clean:
+	rm -rf $(BUILD)

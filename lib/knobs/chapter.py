@@ -1,0 +1,32 @@
+"""Chapter bookkeeping: seed at the top, report the measured runtime at the bottom."""
+from __future__ import annotations
+
+import time
+
+from knobs.train import seed
+
+
+class Chapter:
+    def __init__(self, number: int, seed_value: int = 0):
+        self.number = number
+        self.started = time.perf_counter()
+        seed(seed_value)
+
+    def runtime(self) -> str:
+        """Seconds since the chapter's first cell ran (a real measurement, printed in the book)."""
+        seconds = time.perf_counter() - self.started
+        return f"This chapter ran top to bottom in {seconds:.1f} s on this machine (budget: 20 s on a 2-core CPU)."
+
+
+def start(number: int, seed_value: int = 0) -> Chapter:
+    """Seed everything and start the chapter's clock (first code cell of every chapter)."""
+    return Chapter(number, seed_value)
+
+
+def glue(name: str, value, display: bool = False):
+    """Hand a computed value to the book's prose ({glue:text}`name`); a no-op outside the book build."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # Colab and plain Jupyter have no myst_nb: the value just isn't glued
+        return None
+    myst_glue(name, value, display=display)

@@ -1,0 +1,40 @@
+"""Shared fixtures: the farm data, a trained tiny model, and the built HTML book."""
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "html: needs the built book in _build/html (make book)")
+    config.addinivalue_line("markers", "browser: drives Debian's chromium through Playwright")
+
+
+@pytest.fixture(scope="session")
+def farm():
+    from knobs.labs.ch01 import farm_data
+
+    return farm_data()
+
+
+@pytest.fixture(scope="session")
+def trained_model(farm):
+    from knobs import models, train
+
+    vocab, X, y, X_val, y_val = farm
+    model = models.make_tiny_lm(len(vocab), seed=0)
+    list(train.train_lm(model, X, y, steps=300, lr=0.03, every=300, seed=0))
+    return model
+
+
+@pytest.fixture(scope="session")
+def built_html():
+    if not (HTML / "index.html").exists():
+        pytest.fail("the book is not built: run `make book` first (make test does it for you)")
+    return HTML
+
+
+def chapter_pages(html_root: Path) -> list[Path]:
+    return sorted((html_root / "notebooks").glob("*.html"))

@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from knobs import data
+
+
+def test_corpus_ships_and_every_word_has_a_category():
+    corpus = data.load_corpus("farm")
+    assert 20 <= len(corpus.vocab) <= 60  # "a few dozen words"
+    assert all(corpus.vocab.category(w) != "other" for w in corpus.vocab.words)
+
+
+def test_dataset_pairs_are_context_then_next_word():
+    corpus = data.load_corpus(text="the cat naps . the dog naps .")
+    X, y = data.make_dataset(corpus, context=2)
+    assert X.shape == (len(corpus.tokens) - 2, 2)
+    assert corpus.vocab.decode(X[0]) == ["the", "cat"] and corpus.vocab.decode(y[:1]) == ["naps"]
+
+
+def test_split_is_reproducible_and_disjoint():
+    X, y = torch.arange(100).view(50, 2), torch.arange(50)
+    a = data.split_dataset(X, y, 0.2, seed=3)
+    b = data.split_dataset(X, y, 0.2, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert len(set(a[1].tolist()) & set(a[3].tolist())) == 0 and len(a[3]) == 10
+
+
+def test_next_word_counts():
+    corpus = data.load_corpus(text="the cat naps . the cat eats . the cat naps .")
+    assert data.next_word_counts(corpus, "the cat") == {"naps": 2, "eats": 1}
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: data.load_corpus("nope"), "does not exist"),
+    (lambda: data.make_dataset(data.load_corpus(), context=0), "context must be between"),
+    (lambda: data.split_dataset(torch.zeros(4, 2), torch.zeros(4), 1.5), "val_fraction"),
+    (lambda: next(data.iterate_batches(torch.zeros(4, 2), torch.zeros(4), 0)), "batch_size"),
+    (lambda: data.load_corpus().vocab.encode("the unicorn"), "not in the vocabulary"),
+])
+def test_bad_input_gets_a_clear_message(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
