@@ -17,14 +17,17 @@ from knobs.views import History
 
 
 class Renderer:
-    def __init__(self, views, total_steps: int, figsize=None, dpi: int = 80, ncols: int | None = None):
+    def __init__(self, views, total_steps: int, figsize=None, dpi: int = 80, ncols: int | None = None,
+                 layout: str | None = "constrained"):
         self.views = views
         ncols = ncols or len(views)
         nrows = -(-len(views) // ncols)
         width = figsize[0] if figsize else 3.0 * ncols
         height = figsize[1] if figsize else 2.6 * nrows
         # A bare Figure on an Agg canvas: no pyplot, so nothing pops up as a stray output.
-        self.figure = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+        self.figure = Figure(figsize=(width, height), dpi=dpi, layout=layout)
+        if layout is None:  # fixed margins: skips the layout engine's costly first pass
+            self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.9, wspace=0.35, hspace=0.55)
         self.canvas = FigureCanvasAgg(self.figure)
         axes = self.figure.subplots(nrows, ncols, squeeze=False).ravel()
         for view, ax in zip(views, axes):

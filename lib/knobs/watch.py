@@ -79,7 +79,7 @@ class Watcher:
                  for n, p in model.named_parameters() if p.requires_grad]
         views.append(GradNormView(self.names))
         self.renderer = Renderer(views, total_steps=1, ncols=min(3, len(views)),
-                                 figsize=(9.5, 2.3 * -(-len(views) // 3)))
+                                 figsize=(9.5, 2.3 * -(-len(views) // 3)), layout=None)
         self.history, self.step, self.grad_norms = History(), 0, {}
         self.draw_seconds, self.draws, self._last_draw = 0.0, 0, 0.0
         self.handle = None
