@@ -104,3 +104,14 @@ def test_lab_declares_and_draws():
     lab.reset({"strategy": "LoRA", "rank": 2})
     assert lab.advance()
     assert "Trainable numbers" in lab.describe()
+
+
+def test_switching_adapters_off_restores_the_pretrained_tensors_exactly():
+    model = transfer.prepare("LoRA", rank=2)
+    with torch.no_grad():
+        model.hidden.B.normal_()
+    on = transfer.effective_tensors(model)["hidden.weight"]
+    model.hidden.enabled = False
+    off = transfer.effective_tensors(model)["hidden.weight"]
+    assert not torch.equal(on, off)
+    assert torch.equal(off, transfer.pretrained_lm().hidden.weight.detach())

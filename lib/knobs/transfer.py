@@ -90,12 +90,13 @@ def prepare(strategy: str, rank: int = 4, seed: int = 0) -> nn.Module:
 
 
 def effective_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The tensors the model computes with; a LoRA layer's weight counts as W + (alpha/r)·BA."""
+    """The tensors the model computes with; an enabled LoRA layer's weight counts as W + (alpha/r)·BA."""
     out = {"embed.weight": model.embed.weight}
     for name in ("hidden", "out"):
         layer = getattr(model, name)
         if isinstance(layer, LoRALinear):
-            out[f"{name}.weight"], out[f"{name}.bias"] = layer.base.weight + layer.delta_weight(), layer.base.bias
+            weight = layer.base.weight + layer.delta_weight() if layer.enabled else layer.base.weight
+            out[f"{name}.weight"], out[f"{name}.bias"] = weight, layer.base.bias
         else:
             out[f"{name}.weight"], out[f"{name}.bias"] = layer.weight, layer.bias
     return {k: v.detach() for k, v in out.items()}
