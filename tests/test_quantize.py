@@ -141,6 +141,21 @@ def test_an_outlier_ruins_a_per_tensor_scale_but_not_per_channel():
     assert_close(per_channel[ordinary], Q.fake_quantize(w, 4, granularity="channel")[ordinary])
 
 
+def test_keeping_the_outlier_aside_restores_the_ordinary_weights():
+    w = weights()
+    w_out = w.clone()
+    w_out[2, 5] = -20 * w.abs().max()
+    kept = Q.fake_quantize_keep_outliers(w_out, 4, n_outliers=1)
+    assert kept[2, 5] == w_out[2, 5]
+    without = w.clone()
+    without[2, 5] = 0.0
+    expected = Q.fake_quantize(without, 4)
+    expected[2, 5] = w_out[2, 5]
+    assert_close(kept, expected)
+    with pytest.raises(ValueError, match="n_outliers"):
+        Q.fake_quantize_keep_outliers(w, 4, n_outliers=-1)
+
+
 def test_storage_counts_scales():
     qt = Q.quantize_tensor(torch.randn(4, 256), bits=4, granularity="group", group_size=128)
     assert qt.bits_per_weight() == 4 + 16 / 128

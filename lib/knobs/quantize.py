@@ -165,6 +165,14 @@ def dequantize_codes(q: torch.Tensor, scale, zero_point) -> torch.Tensor:
     return (q.to(torch.float32) - zero_point) * scale
 
 
+def grid_levels(scale, zero_point, bits: int, scheme: str = "symmetric") -> torch.Tensor:
+    """The real values one block can take: scale * (q - zero_point) for every code q it can reach."""
+    qmin, qmax = quant_range(bits, scheme)
+    if scheme == "symmetric":
+        qmin = -qmax  # a max-based symmetric scale never reaches the most negative code
+    return dequantize_codes(torch.arange(qmin, qmax + 1), scale, zero_point).reshape(-1)
+
+
 @dataclass
 class QuantizedTensor:
     """Integer codes + one scale (and zero-point) per block: what a quantized weight really stores."""
@@ -186,10 +194,7 @@ class QuantizedTensor:
 
     def levels(self, block: int = 0) -> torch.Tensor:
         """Every real value block `block` can take: its quantization grid."""
-        qmin, qmax = self.qmin_qmax
-        if self.scheme == "symmetric":
-            qmin = -qmax  # the codes a max-based symmetric scale can reach
-        return dequantize_codes(torch.arange(qmin, qmax + 1), self.scale[block], self.zero_point[block])
+        return grid_levels(self.scale[block], self.zero_point[block], self.bits, self.scheme)
 
     def nbytes(self, scale_bytes: int = 2) -> float:
         """Storage: `bits` per weight, plus a scale (fp16 by default) and, if affine, a zero-point per block."""
@@ -216,6 +221,25 @@ def fake_quantize(w: torch.Tensor, bits: int = 8, scheme: str = "symmetric", gra
                   group_size: int = 8, clip: float = 1.0) -> torch.Tensor:
     """Quantize then dequantize: the float tensor a quantized model computes with."""
     return quantize_tensor(w, bits, scheme, granularity, group_size, clip).dequantize().to(w.dtype)
+
+
+def fake_quantize_keep_outliers(w: torch.Tensor, bits: int = 8, n_outliers: int = 1, scheme: str = "symmetric",
+                                granularity: str = "tensor", group_size: int = 8) -> torch.Tensor:
+    """Keep the `n_outliers` largest-magnitude weights in float and quantize the rest.
+
+    The idea of LLM.int8()'s mixed-precision decomposition (Dettmers et al.
+    2022), which keeps outlier *feature dimensions* in 16 bits; here applied to
+    single weights: the outliers no longer set the scale of everything else.
+    """
+    if isinstance(n_outliers, bool) or not isinstance(n_outliers, int) or not 0 <= n_outliers < w.numel():
+        raise ValueError(f"n_outliers must be a whole number between 0 and {w.numel() - 1}, got {n_outliers!r}")
+    flat = w.detach().reshape(-1)
+    outliers = torch.topk(flat.abs(), n_outliers).indices
+    rest = flat.clone()
+    rest[outliers] = 0.0  # a zero does not widen a symmetric grid
+    out = fake_quantize(rest.reshape(w.shape), bits, scheme, granularity, group_size).reshape(-1)
+    out[outliers] = flat[outliers]  # stored separately, in float
+    return out.reshape(w.shape)
 
 
 def relative_error(w: torch.Tensor, w_hat: torch.Tensor) -> float:
