@@ -229,3 +229,7 @@ def test_dynamic_int8_runs_is_smaller_and_close(trained_model, farm):
     assert Q.median_seconds(q, X_val, min_run_time=0.01) > 0
     with pytest.raises(ValueError, match="min_run_time"):
         Q.median_seconds(q, X_val, min_run_time=0)
+    times = Q.compare_seconds({"fp32": (trained_model, X_val), "int8": (q, X_val)}, rounds=2, min_run_time=0.01)
+    assert set(times) == {"fp32", "int8"} and all(t > 0 for t in times.values())
+    with pytest.raises(ValueError, match="rounds"):
+        Q.compare_seconds({"fp32": (trained_model, X_val)}, rounds=0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import io
 import math
+import statistics
 import struct
 import warnings
 from dataclasses import dataclass
@@ -362,6 +363,31 @@ def median_seconds(fn, *args, min_run_time: float = 0.2, threads: int = 1) -> fl
     with torch.inference_mode():
         fn(*args)  # warm up: first calls pay for allocation and kernel selection
         return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def compare_seconds(candidates: dict, rounds: int = 5, min_run_time: float = 0.05, threads: int = 1) -> dict[str, float]:
+    """Median seconds per call of each {name: (fn, *args)}, timed in interleaved rounds (chapter 6).
+
+    Round after round, every candidate is timed once (torch.utils.benchmark,
+    one thread by default), so a change in the machine's load hits all of
+    them alike; the median over rounds ignores a round that was disturbed.
+    """
+    from torch.utils import benchmark
+
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 100:
+        raise ValueError(f"rounds must be a whole number between 1 and 100, got {rounds!r}")
+    if not 0 < min_run_time <= 10:
+        raise ValueError(f"min_run_time must be in (0, 10] seconds, got {min_run_time}")
+    timers = {name: benchmark.Timer("fn(*args)", globals={"fn": fn_args[0], "args": tuple(fn_args[1:])}, num_threads=threads)
+              for name, fn_args in candidates.items()}
+    samples = {name: [] for name in candidates}
+    with torch.inference_mode():
+        for fn, *args in candidates.values():
+            fn(*args)  # warm up: first calls pay for allocation and kernel selection
+        for _ in range(rounds):
+            for name, timer in timers.items():
+                samples[name].append(timer.blocked_autorange(min_run_time=min_run_time).median)
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def float_to_bits32(value: float) -> str:

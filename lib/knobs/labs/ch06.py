@@ -182,13 +182,16 @@ class ErrorBitsView(View):
 class ReferencePredictionsView(PredictionsView):
     """Next-word probabilities of the quantized model (bars) and of the float model (black ticks)."""
 
+    def setup(self, ax, total_steps):
+        super().setup(ax, total_steps)
+        ax.set_title(f"{self.title} (| = float model)", fontsize=9)
+
     def update(self, snap, history):
         first = not hasattr(self, "ticks")
         if first:
             ref = snap.info["reference"][self.context]
             self.ticks = self.ax.plot([ref[w] for w in self.words], range(len(self.words)), "|", color="black",
-                                      ms=14, mew=2, label="fp32")
-            self.ax.legend(fontsize=6, loc="lower right")
+                                      ms=14, mew=2)  # the float model's answer, drawn once into the background
         super().update(snap, history)
         return first
 
@@ -212,7 +215,7 @@ def quantization_lab() -> Lab:
                lambda: ErrorBitsView(),
                lambda: LossView(("val_loss", "fp32_val_loss"), title="validation loss", ylabel="cross-entropy"),
                lambda: ReferencePredictionsView(CONTEXT, candidates(CONTEXT))],
-        steps=200, every=4, twin_frames=5, figsize=(12, 2.8),
+        steps=200, every=4, twin_frames=4, figsize=(11, 2.6),
     )
 
 
