@@ -283,9 +283,12 @@ class FakeQuantizeSTE(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, scale, zero_point, qmin: int, qmax: int):
-        unclamped = torch.round(x * (1.0 / scale)) + zero_point
-        ctx.save_for_backward((unclamped >= qmin) & (unclamped <= qmax))
-        return (unclamped.clamp(qmin, qmax) - zero_point) * scale
+        unclamped = torch.round(x * (1.0 / scale))
+        if zero_point is not None:  # None: symmetric, no zero-point to add (saves two operations per step)
+            unclamped = unclamped + zero_point
+        q = unclamped.clamp(qmin, qmax)
+        ctx.save_for_backward(q == unclamped)  # inside the range: the gradient passes straight through
+        return (q if zero_point is None else q - zero_point) * scale
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -305,6 +308,7 @@ class WeightFakeQuantizer(nn.Module):
         w_blocks = blocks(w, self.granularity, self.group_size)
         scale, zero_point = compute_qparams(w_blocks.detach(), self.bits, self.scheme)  # the grid follows the weights
         qmin, qmax = quant_range(self.bits, self.scheme)
+        zero_point = None if self.scheme == "symmetric" else zero_point
         return FakeQuantizeSTE.apply(w_blocks, scale, zero_point, qmin, qmax).reshape(w.shape)
 
 

@@ -184,7 +184,7 @@ class ReferencePredictionsView(PredictionsView):
 
     def setup(self, ax, total_steps):
         super().setup(ax, total_steps)
-        ax.set_title(f"{self.title} (| = float model)", fontsize=9)
+        ax.set_title(f"after “{self.context}” (| = float model)", fontsize=9)
 
     def update(self, snap, history):
         first = not hasattr(self, "ticks")
@@ -215,7 +215,7 @@ def quantization_lab() -> Lab:
                lambda: ErrorBitsView(),
                lambda: LossView(("val_loss", "fp32_val_loss"), title="validation loss", ylabel="cross-entropy"),
                lambda: ReferencePredictionsView(CONTEXT, candidates(CONTEXT))],
-        steps=200, every=4, twin_frames=4, figsize=(11, 2.6),
+        steps=120, every=3, twin_frames=5, figsize=(11, 2.6),
     )
 
 
