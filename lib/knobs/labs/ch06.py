@@ -215,7 +215,7 @@ def quantization_lab() -> Lab:
                lambda: ErrorBitsView(),
                lambda: LossView(("val_loss", "fp32_val_loss"), title="validation loss", ylabel="cross-entropy"),
                lambda: ReferencePredictionsView(CONTEXT, candidates(CONTEXT))],
-        steps=120, every=3, twin_frames=5, figsize=(11, 2.6),
+        steps=108, every=3, twin_frames=4, figsize=(11, 2.6)  # twin frames at steps 0, 36, 72, 108,
     )
 
 
