@@ -130,6 +130,9 @@ class Watcher:
 
     def close(self) -> None:
         """Draw the final state and remove the hooks (the model is left exactly as it was)."""
+        for name, param in self.model.named_parameters():
+            if name in self.grad_norms and param.grad is not None:
+                self.grad_norms[name] = float(param.grad.detach().norm())  # the last backward's gradients
         self.draw()
         for hook in self._hooks:
             hook.remove()
