@@ -148,6 +148,11 @@ class Value:
     def __rtruediv__(self, other):
         return as_value(other) / self
 
+    def named(self, label: str) -> "Value":
+        """Give this Value a name for drawings (returns self, so it chains: (w * x).named("w·x"))."""
+        self.label = label
+        return self
+
     def __repr__(self) -> str:
         name = f"{self.label}, " if self.label else ""
         return f"Value({name}data={self.data:.4g}, grad={self.grad:.4g})"

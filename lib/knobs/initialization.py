@@ -44,7 +44,7 @@ def init_normal_(weight: torch.Tensor, scheme: str, generator: torch.Generator |
         return weight.normal_(0.0, init_std(scheme, fan_in, fan_out), generator=generator)
 
 
-def signal_through_depth(scheme: str, activation: str = "tanh", depth: int = 20, width: int = 128,
+def signal_through_depth(scheme: str, activation: str = "tanh", depth: int = 20, width: int = 64,
                          batch: int = 128, seed: int = 0) -> dict[str, list[float]]:
     """Send random inputs forward through `depth` layers initialized by `scheme`, and a random gradient back.
 
