@@ -22,7 +22,8 @@ from torch.nn import functional as F
 def tiny_lm_backward(model, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """The gradient of the mean cross-entropy w.r.t. every parameter of a TinyLM, by hand (no autograd)."""
     if X.dim() != 2 or X.shape[1] != model.config.context or y.shape != X.shape[:1]:
-        raise ValueError(f"X must be (B, {model.config.context}) word ids and y (B,), got {tuple(X.shape)} and {tuple(y.shape)}")
+        raise ValueError(f"X must be (B, {model.config.context}) word ids and y (B,), "
+                         f"got {tuple(X.shape)} and {tuple(y.shape)}")
     E, W1, b1, W2, b2 = (model.embed.weight, model.hidden.weight, model.hidden.bias, model.out.weight, model.out.bias)
     B, d = X.shape[0], E.shape[1]
     # forward, keeping what the backward pass needs

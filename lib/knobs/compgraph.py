@@ -48,8 +48,8 @@ def node_name(node: Value) -> str:
     return node.label or f"{node.data:.3g}"
 
 
-def draw_graph(root: Value, ax, show_grad: bool = True, wrt: str = "L", params: tuple = ()) -> None:
-    """Draw `root`'s graph on `ax`: values in black, gradients d`wrt`/d(node) in vermillion when `show_grad`.
+def draw_graph(root: Value, ax, show_grad: bool = True, params: tuple = ()) -> None:
+    """Draw `root`'s graph on `ax`: values in black, gradients d(root)/d(node) in vermillion when `show_grad`.
 
     Nodes whose label is in `params` (the knobs training would turn) get a thick blue frame.
     """
@@ -72,7 +72,8 @@ def draw_graph(root: Value, ax, show_grad: bool = True, wrt: str = "L", params: 
         if node._prev:
             ox = x - box_w / 2 - gap / 2
             ax.add_patch(Circle((ox, y), radius, facecolor="#e8f1f8", edgecolor=PALETTE[0], lw=1))
-            ax.text(ox, y, OP_NAMES.get(node._op, node._op.replace("**", "^")), ha="center", va="center", fontsize=6.5 if len(node._op) > 2 else 9)
+            op = OP_NAMES.get(node._op, node._op.replace("**", "^"))
+            ax.text(ox, y, op, ha="center", va="center", fontsize=6.5 if len(op) > 2 else 9)
             ax.add_patch(FancyArrowPatch((ox + radius, y), (x - box_w / 2, y), arrowstyle="-|>", mutation_scale=8,
                                          color="#555555", lw=1))
             for child in node._prev:
@@ -96,7 +97,7 @@ def graph_figure(root: Value, wrt: str = "L", params: tuple = (), inch_per_unit:
     top, bottom = fig.subplots(2, 1)
     draw_graph(root, top, show_grad=False, params=params)
     top.set_title("forward pass: values flow left to right", fontsize=10, loc="left")
-    draw_graph(root, bottom, show_grad=True, wrt=wrt, params=params)
+    draw_graph(root, bottom, show_grad=True, params=params)
     bottom.set_title(f"backward pass: gradients d{wrt}/d(node) flow right to left", fontsize=10, loc="left",
                      color=GRAD_COLOR)
     return fig

@@ -114,7 +114,7 @@ def descend(start, optimizer, steps: int):
     yield 0, theta, loss(theta)
     for step in range(1, steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows: that is the lesson, not an error
-            theta = optimizer.step(theta, gradient(theta))  # backprop gives the gradient; the optimizer moves theta
+            theta = optimizer.step(theta, gradient(theta))  # gradient() only computes; the optimizer moves theta
         value = loss(theta)
         yield step, theta, value
         if not np.isfinite(value):

@@ -84,7 +84,8 @@ def _hidden_mistakes(model, X, y, mine) -> str:
     slips = {
         "You skipped tanh: multiply dh by its slope 1 - h² before going into the weights.": dh,
         "tanh'(a) is 1 - tanh(a)² = 1 - h², not 1 - a².": dh * (1 - a ** 2),
-        "The loss is the *mean* over the batch, so dz already carries the 1/B: don't divide again.": dh * (1 - h ** 2) / len(y),
+        "The loss is the *mean* over the batch, so dz already carries the 1/B: don't divide again.":
+            dh * (1 - h ** 2) / len(y),
         "The loss is the mean over the batch: the gradient carries a 1/B (dz did).": dh * (1 - h ** 2) * len(y),
     }
     for message, da in slips.items():
@@ -116,4 +117,5 @@ def check_max_lr(answer):
         return False, "That is the limit for the flat direction θ2; the steep one, θ1, breaks first."
     if is_close(answer, 2 * expected, rel=0.01):
         return False, "The curvature is the second derivative of 3θ1², which is 6, not 3."
-    return False, direction_hint(answer, expected) + " Write one step for θ1 alone: θ1 ← (1 - lr · 6) θ1. When does it grow?"
+    return False, (direction_hint(answer, expected)
+                   + " Write one step for θ1 alone: θ1 ← (1 - lr · 6) θ1. When does it grow?")

@@ -94,7 +94,8 @@ class ParametersView(View):
         return False
 
     def describe(self, snap):
-        return f"Parameter values at step {snap.step}: θ₁ = {snap.metrics['theta1']:.3g}, θ₂ = {snap.metrics['theta2']:.3g}."
+        m = snap.metrics
+        return f"Parameter values at step {snap.step}: θ₁ = {m['theta1']:.3g}, θ₂ = {m['theta2']:.3g}."
 
 
 def descent_run(values, steps, every):
