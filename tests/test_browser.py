@@ -7,6 +7,7 @@ accessibility violation; the search page finds each chapter. Screenshots for a p
 at go to _build/screenshots/.
 """
 import functools
+import hashlib
 import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -74,8 +75,10 @@ def test_chapter_page_loads_without_errors_or_network(tab, built_html, screensho
     page.screenshot(path=str(screenshots / f"{Path(name).stem}.png"), full_page=True)
 
 
-def twin_state(twin):
-    return twin.evaluate("t => { const img = t.querySelector('.knobs-twin-frame'); return [img.src, img.alt]; }")
+def twin_state(twin) -> tuple[str, str]:
+    """(a short digest of the frame's image, its alt text): what the reader sees and hears."""
+    src, alt = twin.evaluate("t => { const img = t.querySelector('.knobs-twin-frame'); return [img.src, img.alt]; }")
+    return hashlib.sha1(src.encode()).hexdigest()[:12], alt
 
 
 def move_by_mouse(page, slider, to_end: bool):
@@ -146,10 +149,14 @@ def test_twins_answer_mouse_keyboard_and_play(tab, built_html, screenshots, name
         play = twin.locator("button.knobs-twin-play")
         play.click()
         assert play.inner_text() == "Pause"
+        status = twin.locator(".knobs-twin-status")
+        assert status.get_attribute("aria-live") == "off", "frames are not read aloud one by one while playing"
         page.wait_for_function("s => s.value > 0", arg=stepper.element_handle(), timeout=5_000)
         assert twin_state(twin)[0] != first[0]
-        play.click()
-        assert play.inner_text() == "Play"
+        # Pause (clicked inside the page, atomically: the player may reach its last frame at any moment)
+        twin.evaluate("t => { const b = t.querySelector('.knobs-twin-play'); if (b.textContent === 'Pause') b.click(); }")
+        assert play.inner_text() == "Play" and status.get_attribute("aria-live") == "polite"
+        assert status.inner_text() == twin_state(twin)[1], "the status says what the frame shows"
         stopped = slider_value(stepper)
         page.wait_for_timeout(900)  # longer than one frame of the player
         assert slider_value(stepper) == stopped, "Pause stops the player"
