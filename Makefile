@@ -21,10 +21,6 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 venv: $(STAMP)
 
-# Debian's chromium for the browser tests (Playwright's own browser download does not work here).
-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-
 # MathJax (served with the HTML: no CDN) and axe-core (accessibility tests), pinned in package-lock.json.
 NODE_MODULES := node_modules/.package-lock.json
 $(NODE_MODULES): package.json package-lock.json
@@ -33,6 +29,10 @@ $(NODE_MODULES): package.json package-lock.json
 
 npm: $(NODE_MODULES)
 book: $(NODE_MODULES)
+
+# Debian's chromium for the browser tests (Playwright's own browser download does not work here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 book: $(STAMP)
 	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
