@@ -8,6 +8,8 @@ at go to _build/screenshots/.
 """
 import functools
 import hashlib
+import itertools
+import json
 import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -75,10 +77,14 @@ def test_chapter_page_loads_without_errors_or_network(tab, built_html, screensho
     page.screenshot(path=str(screenshots / f"{Path(name).stem}.png"), full_page=True)
 
 
+def digest(src: str) -> str:
+    return hashlib.sha1(src.encode()).hexdigest()[:12]
+
+
 def twin_state(twin) -> tuple[str, str]:
     """(a short digest of the frame's image, its alt text): what the reader sees and hears."""
     src, alt = twin.evaluate("t => { const img = t.querySelector('.knobs-twin-frame'); return [img.src, img.alt]; }")
-    return hashlib.sha1(src.encode()).hexdigest()[:12], alt
+    return digest(src), alt
 
 
 def move_by_mouse(page, slider, to_end: bool):
@@ -93,73 +99,135 @@ def slider_value(slider) -> int:
     return int(slider.input_value())
 
 
+class Twin:
+    """A twin on the page, its precomputed data, and its controls in the order twin.js builds them."""
+
+    def __init__(self, page, locator):
+        self.page, self.root = page, locator
+        self.data = json.loads(locator.locator(".knobs-twin-data").text_content())
+        sliders, selects = locator.locator("input[type=range]"), locator.locator("select")
+        self.knobs, n_slider, n_select = [], 0, 0  # (control index, element, kind) of every movable control
+        for i, control in enumerate(self.data["controls"]):
+            if len(control["values"]) == 1:
+                continue  # shown as fixed text, not as a control that does nothing
+            if all(re.match(r"\s*[-+]?(\d|\.\d)", v) for v in control["values"]):  # twin.js: parseFloat(v) is a number
+                self.knobs.append((i, sliders.nth(n_slider), "range"))
+                n_slider += 1
+            else:
+                self.knobs.append((i, selects.nth(n_select), "select"))
+                n_select += 1
+        self.stepper = sliders.nth(n_slider)  # the player's Step slider comes after the knobs
+        assert sliders.count() == n_slider + 1 and selects.count() == n_select
+
+    def expected(self, state, step) -> tuple[str, str]:
+        src, alt = self.data["frames"][",".join(map(str, state))][step]
+        return digest(src), alt
+
+    def state(self) -> list[int]:
+        state = list(self.data["defaults"])
+        for i, element, _ in self.knobs:
+            state[i] = int(element.input_value())
+        return state
+
+    def shown_matches_data(self):
+        assert twin_state(self.root) == self.expected(self.state(), slider_value(self.stepper)), \
+            "the frame shown is not the precomputed frame of the controls' values"
+
+    def set_by_keyboard(self, element, kind, index):
+        element.focus()
+        if kind == "range":
+            self.page.keyboard.press("Home")
+            for _ in range(index):
+                self.page.keyboard.press("ArrowRight")
+        else:
+            element.select_option(index=index)
+        assert int(element.input_value()) == index
+
+    def context_where_knob_matters(self, i):
+        """Values of all controls where moving control i one notch changes the last frame (None: it never does)."""
+        sizes = [len(c["values"]) for c in self.data["controls"]]
+        last = len(self.data["steps"]) - 1
+        for state in itertools.product(*map(range, sizes)):
+            if state[i] + 1 < sizes[i]:
+                moved = list(state)
+                moved[i] += 1
+                if self.expected(state, last)[0] != self.expected(moved, last)[0]:
+                    return list(state)
+        return None
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_twins_answer_mouse_keyboard_and_play(tab, built_html, screenshots, name):
     page = tab.open(page_path(built_html, name))
     twins = page.locator(".knobs-twin")
     assert twins.count() >= 1, "every chapter has at least one lab, so at least one twin"
     for t in range(twins.count()):
-        twin = twins.nth(t)
-        sliders = twin.locator("input[type=range]")
-        assert sliders.count() >= 1, "a twin without a control is a picture, not a lab"
-        stepper = sliders.nth(sliders.count() - 1)  # the player's Step slider comes after the knobs
-        for i in range(sliders.count()):  # every control has a visible label a screen reader announces
-            label = twin.locator(f"label[for='{sliders.nth(i).get_attribute('id')}']")
+        twin = Twin(page, twins.nth(t))
+        root, stepper = twin.root, twin.stepper
+        for _, element, _ in [*twin.knobs, (None, stepper, None)]:  # every control has a visible label
+            label = root.locator(f"label[for='{element.get_attribute('id')}']")
             assert label.count() == 1 and label.inner_text().strip()
+        twin.shown_matches_data()
 
         # Step by keyboard: End jumps to the last frame, Home back to the first
-        start = twin_state(twin)
+        start = twin_state(root)
         stepper.focus()
         page.keyboard.press("End")
         assert slider_value(stepper) == int(stepper.get_attribute("max"))
-        assert twin_state(twin)[0] != start[0]
+        assert twin_state(root)[0] != start[0]
+        twin.shown_matches_data()
         page.keyboard.press("Home")
-        assert twin_state(twin) == start
+        assert twin_state(root) == start
         # Step by mouse: click the end of the track
         move_by_mouse(page, stepper, to_end=True)
         assert slider_value(stepper) == int(stepper.get_attribute("max"))
-        at_end = twin_state(twin)
+        at_end = twin_state(root)
         assert at_end[0] != start[0] and at_end[1] != start[1], "the alt text follows the frame"
 
-        # every knob, at the last step (where settings differ most): keyboard, then mouse
-        for i in range(sliders.count() - 1):
-            knob = sliders.nth(i)
-            before, value = twin_state(twin), slider_value(knob)
-            knob.focus()
-            page.keyboard.press("ArrowLeft" if value == int(knob.get_attribute("max")) else "ArrowRight")
-            assert slider_value(knob) != value, "the arrow keys move the knob"
-            assert twin_state(twin)[0] != before[0], f"knob {i} moved by keyboard but the frame did not change"
-            before = twin_state(twin)
-            to_end = slider_value(knob) < int(knob.get_attribute("max"))
-            move_by_mouse(page, knob, to_end=to_end)
-            assert slider_value(knob) == (int(knob.get_attribute("max")) if to_end else 0)
-            assert twin_state(twin)[0] != before[0], f"knob {i} moved by mouse but the frame did not change"
-        for i in range(twin.locator("select").count()):
-            select = twin.locator("select").nth(i)
-            before = twin_state(twin)
-            options = select.locator("option")
-            select.select_option(index=(int(select.input_value()) + 1) % options.count())
-            assert twin_state(twin)[0] != before[0]
-        twin.screenshot(path=str(screenshots / f"{Path(name).stem}-twin{t + 1}.png"))
+        # every knob, where it matters (a knob may act only with another's value, e.g. a LoRA rank only
+        # under LoRA): by keyboard one notch, then by mouse to an end of its track
+        for i, element, kind in twin.knobs:
+            context = twin.context_where_knob_matters(i)
+            label = twin.data["controls"][i]["label"]
+            assert context is not None, f"{label!r} never changes the frame: a dead control"
+            for j, other, other_kind in twin.knobs:
+                twin.set_by_keyboard(other, other_kind, context[j])
+            twin.shown_matches_data()
+            before = twin_state(root)
+            element.focus()
+            page.keyboard.press("ArrowRight" if kind == "range" else "ArrowDown")
+            assert int(element.input_value()) == context[i] + 1, f"the arrow key did not move {label!r}"
+            assert twin_state(root)[0] != before[0], f"{label!r} moved by keyboard but the frame did not change"
+            twin.shown_matches_data()
+            if kind == "range":
+                before = twin_state(root)
+                to_end = context[i] == 0  # from one notch above the start, the start is a different frame
+                move_by_mouse(page, element, to_end=to_end)
+                assert slider_value(element) == (int(element.get_attribute("max")) if to_end else 0)
+                twin.shown_matches_data()
+                if not to_end:
+                    assert twin_state(root)[0] != before[0], f"{label!r} moved by mouse but the frame did not change"
+        root.screenshot(path=str(screenshots / f"{Path(name).stem}-twin{t + 1}.png"))
 
         # Reset, then Play advances the frames on its own; Pause stops it
-        twin.locator("button.knobs-twin-reset").click()
+        root.locator("button.knobs-twin-reset").click()
         assert slider_value(stepper) == 0
-        first = twin_state(twin)
-        play = twin.locator("button.knobs-twin-play")
+        first = twin_state(root)
+        play = root.locator("button.knobs-twin-play")
         play.click()
         assert play.inner_text() == "Pause"
-        status = twin.locator(".knobs-twin-status")
+        status = root.locator(".knobs-twin-status")
         assert status.get_attribute("aria-live") == "off", "frames are not read aloud one by one while playing"
         page.wait_for_function("s => s.value > 0", arg=stepper.element_handle(), timeout=5_000)
-        assert twin_state(twin)[0] != first[0]
+        assert twin_state(root)[0] != first[0]
         # Pause (clicked inside the page, atomically: the player may reach its last frame at any moment)
-        twin.evaluate("t => { const b = t.querySelector('.knobs-twin-play'); if (b.textContent === 'Pause') b.click(); }")
+        root.evaluate("t => { const b = t.querySelector('.knobs-twin-play'); if (b.textContent === 'Pause') b.click(); }")
         assert play.inner_text() == "Play" and status.get_attribute("aria-live") == "polite"
-        assert status.inner_text() == twin_state(twin)[1], "the status says what the frame shows"
+        assert status.inner_text() == twin_state(root)[1], "the status says what the frame shows"
         stopped = slider_value(stepper)
         page.wait_for_timeout(900)  # longer than one frame of the player
         assert slider_value(stepper) == stopped, "Pause stops the player"
+        twin.shown_matches_data()
     assert tab.blocked == [] and tab.errors == []
 
 
