@@ -100,3 +100,13 @@ def test_built_launch_links_point_at_the_repository(built_html, page):
         base = (CONFIG["launch_buttons"].get(key) or "").rstrip("/")
         if base:  # an unset hub shows no button (a dead link would be worse)
             assert f'href="{base}{tail}' in html.replace("&amp;", "&"), f"{key} button missing or wrong"
+
+
+def test_sphinx_extension_keeps_each_script_once_and_in_order():
+    from sphinx.builders.html._assets import _JavaScript
+
+    from knobs.sphinxext import unique_scripts
+
+    body = "const THEBE_JS_URL = 'x'"
+    scripts = [_JavaScript("a.js"), _JavaScript(None, body=body), _JavaScript("b.js"), _JavaScript("", body=body)]
+    assert unique_scripts(scripts) == scripts[:3]

@@ -11,6 +11,8 @@ Enabled in _config.yml (`sphinx: extra_extensions: [knobs.sphinxext]`). It
   writes the deprecated `doc-biblioentry`, which axe reports as a critical violation), and lets
   a hidden cell's "Show code cell source" name its toggle (myst-nb labels it "Toggle hidden
   content", which hides the visible text from the accessible name: a serious axe violation).
+- ties JupyterQuiz's "Type numeric answer here:" label to its input (JupyterQuiz 2.9 creates the
+  <label> without `for`, so the field has no accessible name: a critical axe violation).
 Theme templates fixed for the same reasons are in book/_templates.
 Nothing here runs in a notebook; the library's other modules never import Sphinx.
 """
@@ -28,6 +30,19 @@ logger = logging.getLogger(__name__)
 MATHJAX_PARTS = ["tex-mml-chtml.js", "input/tex/extensions", "input/mml", "output/chtml", "ui", "a11y",
                  "sre/mathmaps/base.json", "sre/mathmaps/en.json",
                  "sre/mathmaps/nemeth.json"]
+
+
+# Runs on every page; the quiz builds its fields from script, so watch for them as they appear.
+TIE_QUIZ_LABELS = """(function () {
+  function tie() {
+    document.querySelectorAll("label.InpLabel:not([for])").forEach(function (label) {
+      var input = label.parentNode && label.parentNode.querySelector("input.Input-text");
+      if (input && input.id) label.htmlFor = input.id;
+    });
+  }
+  new MutationObserver(tie).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener("DOMContentLoaded", tie);
+})();"""
 
 
 def mathjax_source(app) -> Path:
@@ -76,6 +91,7 @@ def fix_page(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     app.connect("config-inited", check_mathjax)
+    app.add_js_file(None, body=TIE_QUIZ_LABELS)
     app.connect("html-page-context", fix_page)
     app.connect("build-finished", copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
