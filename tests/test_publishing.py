@@ -53,7 +53,7 @@ def test_colab_cell_installs_only_in_colab_and_only_when_missing(monkeypatch, no
     (command,) = run_colab_cell(source, monkeypatch, in_colab=True, knobs_installed=False)
     assert command[:4] == [sys.executable, "-m", "pip", "install"] and f"git+{REPOSITORY}" in command
     # the fresh install is importable in the same kernel (import caches were invalidated)
-    assert "importlib.invalidate_caches()" in source
+    assert "importlib.invalidate_caches()" in source, "copy chapter 1's first cell"
 
 
 def pins(path):
