@@ -7,11 +7,11 @@ BUILD := _build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export MPLBACKEND := Agg
 
-.PHONY: help venv book test test-lib test-notebooks test-html bench student clean freeze browser
+.PHONY: help venv book test test-lib test-notebooks test-html test-browser bench student clean freeze browser npm
 
 help:
 	@echo "make book   build the HTML book into $(BUILD)/html (executes every notebook)"
-	@echo "make test   the whole test suite: library, notebooks (nbval), built HTML, browser"
+	@echo "make test   the whole test suite: library, notebooks (nbval), built HTML, browser, JupyterLab"
 	@echo "make bench  runtimes, live-lab frame times and page sizes -> $(BUILD)/bench.json"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -20,6 +20,15 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# MathJax (served with the HTML: no CDN) and axe-core (accessibility tests), pinned in package-lock.json.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+npm: $(NODE_MODULES)
+book: $(NODE_MODULES)
 
 # Debian's chromium for the browser tests (Playwright's own browser download does not work here).
 browser:
@@ -32,13 +41,17 @@ book: $(STAMP)
 	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 test-lib: $(STAMP)
-	$(PY) -m pytest tests -m "not html" -q
+	$(PY) -m pytest tests -m "not html and not browser" -q
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
 
 test-html: book browser
 	$(PY) -m pytest tests -m html -q
+
+# the built book in chromium, and a live lab in a real JupyterLab
+test-browser: book browser
+	$(PY) -m pytest tests -m browser -q
 
 test: $(STAMP) browser
 	$(MAKE) book

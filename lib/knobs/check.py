@@ -32,7 +32,8 @@ class CheckResult:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        color = "#1b7837" if self.ok else ("#555" if not self.answered else "#B00020")
+        # dark enough (contrast >= 4.5:1) on white and on the light panel the book's dark mode puts behind outputs
+        color = "#15602b" if self.ok else ("#555" if not self.answered else "#B00020")
         return f'<p class="knobs-check" style="color:{color};font-weight:600">{html.escape(str(self))}</p>'
 
 
