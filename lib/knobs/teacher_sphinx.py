@@ -1,0 +1,263 @@
+"""Sphinx directives for the teacher's guide: chapter overview, dependency map, runtimes, sequences.
+
+Nothing on the guide is typed in: each directive reads the chapter notebooks (knobs.teacher) and
+the benchmark (_build/bench.json from `make bench`) at build time, and notes them as dependencies,
+so the page is rebuilt whenever a chapter, a quiz or the benchmark changes.
+
+    ```{knobs-chapters}
+    ```
+    ```{knobs-dependency-map}
+    ```
+    ```{knobs-runtimes}
+    ```
+    ```{knobs-sequence} One week
+    Day 1: 1, 2
+    ```
+Enabled in _config.yml (`sphinx: extra_extensions: [knobs.teacher_sphinx]`).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
+
+from knobs import teacher
+
+BUDGET_SECONDS = 20.0
+
+
+def _root(env) -> Path:
+    return Path(env.srcdir)
+
+
+def _chapters(directive: SphinxDirective) -> list[teacher.ChapterInfo]:
+    root = _root(directive.env)
+    infos = teacher.chapters(root)
+    for info in infos:
+        directive.env.note_dependency(str(info.path))
+    for path in sorted((root / "lib" / "knobs" / "quizzes").glob("*.json")):
+        directive.env.note_dependency(str(path))
+    return infos
+
+
+def _link(info: teacher.ChapterInfo, env) -> str:
+    label = f"{info.number}. {info.title}"
+    return f"{{doc}}`{label} </{info.docname}>`" if info.docname in env.found_docs else label
+
+
+def _parse(directive: SphinxDirective, text: str) -> list[nodes.Node]:
+    """Generated MyST text -> nodes (MyST's directive state parses nested content as MyST)."""
+    container = nodes.container()
+    directive.state.nested_parse(StringList(text.splitlines(), source="teachers-guide"), directive.content_offset,
+                                 container)
+    return container.children
+
+
+def _quiz_size(info: teacher.ChapterInfo) -> int:
+    from knobs import quiz
+
+    try:
+        return len(quiz.load_questions(info.key))
+    except ValueError:
+        return 0
+
+
+class ChaptersDirective(SphinxDirective):
+    """Per chapter: objectives (from its "You will learn to" box), needs, exercises, quiz."""
+
+    def run(self):
+        lines = []
+        for info in _chapters(self):
+            needs = ", ".join(f"chapter {n}" for n in info.prerequisites) or "no earlier chapter"
+            checked = len(info.exercises)
+            quiz_size = _quiz_size(info)
+            lines += [f"**{_link(info, self.env)}**", "",
+                      f"*Needs:* {needs}. *Exercises:* {len(info.exercise_numbers)} ({checked} auto-checked)."
+                      f" *Quick quiz:* {f'{quiz_size} questions' if quiz_size else 'none yet'}.", "",
+                      "*Learners will be able to:*", ""]
+            lines += [f"- {objective}" for objective in info.objectives] or ["- (the chapter lists no objectives)"]
+            if info.needs:
+                lines += ["", f"*What the chapter says it needs:* {info.needs}"]
+            lines += [""]
+        return _parse(self, "\n".join(lines))
+
+
+def draw_dependency_map(infos: list[teacher.ChapterInfo]) -> tuple[bytes, str]:
+    """A left-to-right map of the chapters, an arrow from each prerequisite; (PNG bytes, alt text)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    numbers = {info.number for info in infos}
+    depth: dict[int, int] = {}
+    for info in infos:  # chapter order: a prerequisite always comes first (parse_prerequisites keeps earlier ones)
+        depth[info.number] = 1 + max((depth[p] for p in info.prerequisites if p in depth), default=-1)
+    columns: dict[int, list[teacher.ChapterInfo]] = {}
+    for info in infos:
+        columns.setdefault(depth[info.number], []).append(info)
+    n_cols, n_rows = max(columns, default=0) + 1, max((len(c) for c in columns.values()), default=1)
+    fig = Figure(figsize=(max(4.0, 2.6 * n_cols), max(1.6, 1.15 * n_rows)), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(-0.6, n_cols - 0.4)
+    ax.set_ylim(-0.6, n_rows - 0.4)
+    ax.axis("off")
+    boxes = {}
+    for col, members in columns.items():
+        for row, info in enumerate(members):
+            y = (n_rows - 1) / 2 + (len(members) - 1) / 2 - row
+            label = f"{info.number}. " + "\n".join(textwrap.wrap(info.title, 18))
+            boxes[info.number] = ax.text(col, y, label, ha="center", va="center", fontsize=9,
+                                         bbox=dict(boxstyle="round,pad=0.4", fc="#e8f0fa", ec="#24476b"))
+    for info in infos:
+        for need in info.prerequisites:
+            if need in numbers:
+                ax.annotate("", xy=boxes[info.number].get_position(), xytext=boxes[need].get_position(),
+                            arrowprops=dict(arrowstyle="-|>", color="#24476b", lw=1.2, shrinkA=0, shrinkB=0,
+                                            patchA=boxes[need].get_bbox_patch(),
+                                            patchB=boxes[info.number].get_bbox_patch(),
+                                            connectionstyle="arc3,rad=0.08"))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue(), dependency_alt(infos)
+
+
+def dependency_alt(infos: list[teacher.ChapterInfo]) -> str:
+    parts = []
+    for info in infos:
+        needs = [f"{n}" for n in info.prerequisites]
+        parts.append(f"chapter {info.number} ({info.title}) needs "
+                     + (("chapters " if len(needs) > 1 else "chapter ") + " and ".join(needs) if needs else "no other chapter"))
+    return f"Dependency map of the {len(infos)} chapters, arrows from a chapter to the ones that need it: " + "; ".join(parts) + "."
+
+
+class DependencyMapDirective(SphinxDirective):
+    """The chapters as boxes, an arrow from each chapter to those whose "You need" line names it."""
+
+    def run(self):
+        infos = _chapters(self)
+        png, alt = draw_dependency_map(infos)
+        uri = "data:image/png;base64," + base64.b64encode(png).decode()
+        figure = nodes.figure("", nodes.image(uri=uri, alt=alt, candidates={"?": uri}), classes=["knobs-dependency-map"])
+        figure += nodes.caption("", "How the chapters build on each other (from each chapter's \u201cYou need\u201d line).")
+        return [figure]
+
+
+class runtime_table(nodes.General, nodes.Element):
+    """Placeholder, filled when every chapter has been executed (doctree-resolved)."""
+
+
+class RuntimesDirective(SphinxDirective):
+    """Measured runtimes: make bench's numbers when present, else this build's own execution times."""
+
+    def run(self):
+        _chapters(self)
+        self.env.note_dependency(str(_root(self.env) / "_build" / "bench.json"))
+        return [runtime_table()]
+
+
+def _table(headers: list[str], rows: list[list[nodes.Node | str]]) -> nodes.table:
+    table = nodes.table(classes=["knobs-runtimes"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    group.extend(nodes.colspec(colwidth=1) for _ in headers)
+    head = nodes.thead()
+    group += head
+    head += nodes.row("", *[nodes.entry("", nodes.paragraph(text=h)) for h in headers])
+    body = nodes.tbody()
+    group += body
+    for cells in rows:
+        row = nodes.row()
+        for cell in cells:
+            row += nodes.entry("", cell if isinstance(cell, nodes.Node) else nodes.paragraph(text=cell))
+        body += row
+    return table
+
+
+def fill_runtime_tables(app, doctree, fromdocname):
+    env = app.env
+    tables = list(doctree.findall(runtime_table))
+    if not tables:
+        return
+    root = _root(env)
+    infos = teacher.chapters(root)
+    bench_path = root / "_build" / "bench.json"
+    bench = json.loads(bench_path.read_text()) if bench_path.is_file() else None
+
+    def chapter_cell(info):
+        para = nodes.paragraph()
+        if info.docname in env.found_docs:
+            ref = nodes.reference("", f"{info.number}. {info.title}",
+                                  refuri=app.builder.get_relative_uri(fromdocname, info.docname), internal=True)
+            para += ref
+        else:
+            para += nodes.Text(f"{info.number}. {info.title}")
+        return para
+
+    if bench:
+        when = datetime.fromtimestamp(bench_path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d")
+        intro = (f"Measured by `make bench` on {when}: each chapter top to bottom in a fresh kernel, the way a learner "
+                 f"runs it (live labs), kernel start excluded; the live-lab frame is one Play step (train a chunk, "
+                 f"redraw, encode), median of 60. The budget is {BUDGET_SECONDS:.0f} s per chapter.")
+        rows = []
+        for info in infos:
+            seconds = bench.get("notebooks", {}).get(info.stem, {}).get("seconds")
+            frames = [r["frame_ms_median"] for name, r in bench.get("labs", {}).items() if name.startswith(info.key)]
+            page = bench.get("pages", {}).get(f"{info.docname}.html", {}).get("bytes")
+            rows.append([chapter_cell(info),
+                         f"{seconds:.1f} s" + ("" if seconds <= BUDGET_SECONDS else " (over budget)") if seconds is not None
+                         else "not measured yet",
+                         ", ".join(f"{f:.1f} ms" for f in frames) or "—",
+                         f"{page / 1024 ** 2:.2f} MB" if page else "—"])
+        table = _table(["chapter", "runs top to bottom", "live-lab frame (median)", "HTML page"], rows)
+    else:
+        intro = ("`make bench` has not been run for this build, so these are the times this book build took to execute "
+                 "each chapter (including precomputing the static lab twins, which a learner's run skips): an upper "
+                 "bound for a learner on the build machine. Run `make bench` for the learner's numbers.")
+        from myst_nb.sphinx_ import NbMetadataCollector
+
+        rows = []
+        for info in infos:
+            data = NbMetadataCollector.get_exec_data(env, info.docname) if info.docname in env.found_docs else None
+            runtime = data.get("runtime") if data else None
+            rows.append([chapter_cell(info), f"{runtime:.1f} s" if runtime else "not measured"])
+        table = _table(["chapter", "executed in the book build"], rows)
+    for placeholder in tables:
+        placeholder.replace_self([nodes.paragraph(text=intro), table])
+
+
+class SequenceDirective(SphinxDirective):
+    """A suggested sequence: "label: chapter numbers" per line, checked against the prerequisites."""
+
+    has_content = True
+    required_arguments = 1
+    final_argument_whitespace = True
+
+    def run(self):
+        infos = {info.number: info for info in _chapters(self)}
+        sessions = teacher.parse_sequence("\n".join(self.content))
+        lines = [f"**{self.arguments[0]}**", "", "| session | chapters |", "|---|---|"]
+        for label, numbers in sessions:
+            cells = [_link(infos[n], self.env) if n in infos else f"chapter {n} (not in the book yet)" for n in numbers]
+            lines.append(f"| {label} | {'; '.join(cells) or '—'} |")
+        problems = teacher.sequence_problems(sessions, list(infos.values()))
+        if problems:
+            lines += ["", ":::{warning}", "This sequence does not follow the dependency map: " + "; ".join(problems) + ".",
+                      ":::"]
+        return _parse(self, "\n".join(lines))
+
+
+def setup(app):
+    app.add_node(runtime_table, html=(lambda self, node: None, lambda self, node: None))
+    app.add_directive("knobs-chapters", ChaptersDirective)
+    app.add_directive("knobs-dependency-map", DependencyMapDirective)
+    app.add_directive("knobs-runtimes", RuntimesDirective)
+    app.add_directive("knobs-sequence", SequenceDirective)
+    app.connect("doctree-resolved", fill_runtime_tables)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
