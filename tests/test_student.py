@@ -6,6 +6,7 @@ exercise, then the rest with the exercises blank, then each exercise with its re
 """
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from knobs import teacher
@@ -48,6 +49,11 @@ def test_reference_solutions_pass_every_check(run):
         assert "✅ Correct!" in filled["text"], (exercise_id, filled["text"])
 
 
+def test_a_chapter_fits_in_a_small_hub_allowance(run):
+    info, report = run
+    assert report["peak_memory_mb"] is not None and report["peak_memory_mb"] < 1500, report["peak_memory_mb"]
+
+
 def test_checkers_hint_on_wrong_answers_without_printing_the_right_one(run):
     info, report = run
     for exercise_id, audit in report["audit"].items():
@@ -60,3 +66,18 @@ def test_checkers_hint_on_wrong_answers_without_printing_the_right_one(run):
             assert "could not be checked" not in wrong["message"], (exercise_id, wrong)
             revealed = [form for form in audit["revealing"] if form in wrong["shown"]]
             assert not revealed, f"{exercise_id}: the hint for {wrong['answer']} prints the answer {revealed}"
+
+
+def test_grading_reruns_a_submission_and_rechecks_each_answer(tmp_path):
+    count = 29 * 4 + (2 * 4 * 10 + 10) + (10 * 29 + 29)
+    cells = ["from knobs.check import check",
+             'answer_count = ...\ncheck("ch01.count", answer_count)',
+             f'answer_count = {count}  # the learner answered\ncheck("ch01.count", answer_count)',
+             'answer_untied = 5\ncheck("ch01.untied", answer_untied)',
+             'answer_which = {"learning rate": ...}\ncheck("ch01.which", answer_which)',
+             "1 / 0  # a cell that fails does not stop the grading"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(tmp_path / "submitted.ipynb"))
+    grades = teacher.grade_notebook(tmp_path / "submitted.ipynb")
+    assert grades == {"ch01.count": "correct", "ch01.untied": "not yet", "ch01.which": "blank"}

@@ -410,3 +410,46 @@ def run_as_student(path: Path | str, timeout: int = 300) -> dict:
         if saved is not None:
             os.environ["KNOBS_STATIC"] = saved
     return report
+
+
+# --- grading: rerun a learner's notebook and re-check each answer ---------------------------------------
+
+def grade_notebook(path: Path | str, timeout: int = 600) -> dict[str, str]:
+    """Run a submitted notebook top to bottom in a fresh kernel, then re-check every exercise it contains.
+
+    Returns {exercise id: "correct" | "not yet" | "blank" | "error: ..."}. The checks run in the
+    learner's kernel, so this is a convenience for formative grading, not a defence against tampering.
+    """
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = read_notebook(path)
+    calls = [call for c in nb.cells if c.cell_type == "code" and not is_solution(c) for call in check_calls(c.source)]
+    saved = os.environ.pop("KNOBS_STATIC", None)
+    grades: dict[str, str] = {}
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(path.parent)}})
+        with client.setup_kernel():
+            for i, cell in enumerate(list(nb.cells)):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, i)
+            for exercise_id, expr in dict(calls).items():
+                probe = nbformat.v4.new_code_cell(
+                    "import json as _json\nfrom knobs.check import check as _check\n"
+                    f"try:\n    _r = _check({exercise_id!r}, {expr})\n"
+                    "    _g = 'correct' if _r.ok else ('not yet' if _r.answered else 'blank')\n"
+                    "except Exception as _e:\n    _g = f'error: {type(_e).__name__}: {_e}'\n"
+                    f"print({AUDIT_MARK!r} + _json.dumps(_g))")
+                nb.cells.append(probe)
+                client.execute_cell(probe, len(nb.cells) - 1)
+                text, error = _outputs_text(probe)
+                line = next((ln for ln in text.splitlines() if ln.startswith(AUDIT_MARK)), None)
+                grades[exercise_id] = json.loads(line[len(AUDIT_MARK):]) if line else f"error: {error}"
+    finally:
+        if saved is not None:
+            os.environ["KNOBS_STATIC"] = saved
+    return grades

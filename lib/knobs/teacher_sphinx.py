@@ -229,7 +229,16 @@ def fill_runtime_tables(app, doctree, fromdocname):
             rows.append([chapter_cell(info), f"{runtime:.1f} s" if runtime else "not measured"])
         table = _table(["chapter", "executed in the book build"], rows)
     for placeholder in tables:
-        placeholder.replace_self([nodes.paragraph(text=intro), table])
+        placeholder.replace_self([_paragraph_with_code(intro), table])
+
+
+def _paragraph_with_code(text: str) -> nodes.paragraph:
+    """A paragraph whose `backquoted` parts are inline code (built after parsing, so no MyST here)."""
+    para = nodes.paragraph()
+    for i, part in enumerate(text.split("`")):
+        if part:
+            para += nodes.literal(part, part) if i % 2 else nodes.Text(part)
+    return para
 
 
 class SequenceDirective(SphinxDirective):
