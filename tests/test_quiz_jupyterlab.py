@@ -65,10 +65,9 @@ def test_quiz_works_in_jupyterlab_without_network(jupyterlab):
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("http://127.0.0.1", "ws:", "data:"))
                        else (external.append(r.request.url), r.abort()))
             page.goto(jupyterlab, timeout=120_000)
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
-            page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.wait_for(timeout=60_000)
-            page.locator(".jp-Notebook .jp-Cell").first.click()
-            page.keyboard.press("Shift+Enter")
+            page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=180_000)  # kernel ready
+            page.get_by_text("Run", exact=True).first.click()  # the menu, as a learner would
+            page.get_by_text("Run All Cells", exact=True).first.click()
             card = page.locator("#knobsquizch01 .Quiz").nth(1)
             card.wait_for(timeout=180_000)
             card.locator("label.MCButton", has_text=wrong["answer"]).click()

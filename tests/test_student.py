@@ -4,6 +4,7 @@ One kernel per chapter runs its student edition (knobs.teacher.run_as_student): 
 exercise, then the rest with the exercises blank, then each exercise with its reference solution
 (from the full notebook's solution cell) and an audit of its checker with wrong answers.
 """
+import json
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,11 @@ def run(request):
     """The chapter's student run, done once per test session and shared by the tests below."""
     if request.param not in _RUNS:
         _RUNS[request.param] = teacher.run_as_student(request.param)
+        summary = ROOT / "_build" / "student-runs.json"  # seconds and peak memory, for the record
+        summary.parent.mkdir(exist_ok=True)
+        runs = json.loads(summary.read_text()) if summary.exists() else {}
+        runs[request.param.stem] = {k: _RUNS[request.param][k] for k in ("seconds", "peak_memory_mb")}
+        summary.write_text(json.dumps(runs, indent=1))
     return teacher.chapter_info(request.param), _RUNS[request.param]
 
 
