@@ -202,9 +202,22 @@ def test_chapter_info_reads_the_in_this_chapter_box():
     ("chapter 1; we come back to this in chapter 7", 4, [1]),
     ("{doc}`the first chapter <01_parameters>` and 04_embeddings", 9, [1, 4]),
     ("a little Python", 3, []),
+    ("chapters 1 (the tiny model) and 4 (embeddings, cosine similarity) and the idea of a gradient (chapter 2).", 9,
+     [1, 2, 4]),
 ])
 def test_prerequisites_are_earlier_chapters_named_in_you_need(needs, number, expected):
     assert teacher.parse_prerequisites(needs, number) == expected
+
+
+@pytest.mark.parametrize("needs, number, required, helpful", [
+    ("chapter 1 (the tiny model). Chapter 2's gradients help in one section, but you can read it without them.", 4,
+     [1], [2]),
+    ("chapter 1 (training). Chapter 3's L1 penalty is a useful companion but not required.", 5, [1], [3]),
+    ("chapter 1 (bytes per parameter) and, for the last section, the idea of a gradient from chapter 2.", 6, [1], [2]),
+    ("chapter 1 (parameters) and chapter 2 (training by gradient descent).", 8, [1, 2], []),
+])
+def test_needs_tell_required_from_helpful_chapters(needs, number, required, helpful):
+    assert teacher.parse_needs(needs, number) == (required, helpful)
 
 
 def test_strip_roles_keeps_glossary_terms_and_drops_citations():
@@ -212,9 +225,9 @@ def test_strip_roles_keeps_glossary_terms_and_drops_citations():
     assert teacher.strip_roles(text) == "count {term}`parameters <parameter>` of GPT-2 via ch 1"
 
 
-def _info(number, needs=()):
+def _info(number, needs=(), helps=()):
     return teacher.ChapterInfo(number=number, stem=f"{number:02d}_x", path=Path("x"), title=f"Topic {number}",
-                               prerequisites=list(needs))
+                               prerequisites=list(needs), helpful=list(helps))
 
 
 def test_sequences_are_checked_against_prerequisites():
@@ -240,9 +253,10 @@ def test_the_guides_sequences_follow_the_dependency_map():
 def test_dependency_map_draws_every_chapter_and_edge():
     from knobs.teacher_sphinx import draw_dependency_map
 
-    infos = [_info(1), _info(2, [1]), _info(3, [1, 2]), _info(4, [1])]
+    infos = [_info(1), _info(2, [1]), _info(3, [1, 2]), _info(4, [1], [2])]
     png, alt = draw_dependency_map(infos)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "chapter 3 (Topic 3) needs chapters 1 and 2" in alt and "chapter 1 (Topic 1) needs no other chapter" in alt
+    assert "chapter 4 (Topic 4) needs chapter 1 and is helped by chapter 2" in alt
     png_real, alt_real = draw_dependency_map(teacher.chapters(ROOT))
     assert all(f"chapter {i.number} ({i.title})" in alt_real for i in teacher.chapters(ROOT))

@@ -43,7 +43,8 @@ class ChapterInfo:
     title: str                  # "What is a parameter?"
     objectives: list[str] = field(default_factory=list)
     needs: str = ""
-    prerequisites: list[int] = field(default_factory=list)
+    prerequisites: list[int] = field(default_factory=list)  # earlier chapters it requires
+    helpful: list[int] = field(default_factory=list)        # earlier chapters it says help but are not required
     runtime_note: str = ""      # the author's "Runtime" line (an estimate; the guide shows measurements)
     exercise_numbers: list[int] = field(default_factory=list)  # from "Exercise N" in the prose
     exercises: list[Exercise] = field(default_factory=list)    # the auto-checked ones
@@ -102,21 +103,44 @@ def _box_section(text: str, label: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def parse_prerequisites(needs: str, number: int) -> list[int]:
-    """Earlier chapters named in a "You need" line ("chapter 2", "chapters 1–3", links to NN_topic).
+OPTIONAL_MARKERS = ("help", "not required", "optional", "useful", "without", "companion", "for the last section",
+                    "for one section", "if you")
 
-    Later chapters named there are forward references ("no calculus yet: that is chapter 2"), not needs.
-    """
+
+def _chapter_numbers(text: str) -> set[int]:
+    """Chapter numbers named in a piece of prose: "chapter 2", "chapters 1–3", "chapters 1 (…) and 4", links."""
     found: set[int] = set()
-    for match in re.finditer(r"[Cc]hapters?\s+(\d+(?:\s*(?:,|and|or|&|–|—|-|to)\s*\d+)*)", needs):
+    sep = r"\s*(?:,|and|or|&|–|—|-|to)\s*"
+    for match in re.finditer(rf"[Cc]hapters?\s+(\d+(?:{sep}\d+)*)", text):
         parts = re.split(r"\s*(,|and|or|&|–|—|-|to)\s*", match.group(1))
-        numbers, ranges = [int(p) for p in parts[::2]], parts[1::2]
+        numbers, separators = [int(p) for p in parts[::2]], parts[1::2]
         found.update(numbers)
-        for (lo, hi), sep in zip(zip(numbers, numbers[1:]), ranges):
-            if sep in ("–", "—", "-", "to"):
+        for (lo, hi), between in zip(zip(numbers, numbers[1:]), separators):
+            if between in ("–", "—", "-", "to"):
                 found.update(range(lo, hi + 1))
-    found.update(int(n) for n in re.findall(r"\b(\d\d)_[a-z0-9_]+", needs))
-    return sorted(n for n in found if 0 < n < number)
+    found.update(int(n) for n in re.findall(r"\b(\d\d)_[a-z0-9_]+", text))
+    return found
+
+
+def parse_needs(needs: str, number: int) -> tuple[list[int], list[int]]:
+    """(required, helpful) earlier chapters named in a "You need" line.
+
+    A chapter named in a clause that says it helps ("helps but is not required", "for the last section")
+    is helpful, not required. Later chapters named there are previews ("that is chapter 2"), not needs.
+    """
+    # drop asides in parentheses unless they name a chapter: "chapters 1 (the tiny model) and 4" -> "chapters 1 and 4"
+    text = re.sub(r"\s*\((?![^)]*\b[Cc]hapters?\s+\d)[^)]*\)", "", needs)
+    required: set[int] = set()
+    helpful: set[int] = set()
+    for clause in re.split(r"[.;]\s+|[.;]$|,?\s+and,\s+|,\s+but\s+", text):
+        numbers = {n for n in _chapter_numbers(clause) if 0 < n < number}
+        (helpful if any(m in clause.lower() for m in OPTIONAL_MARKERS) else required).update(numbers)
+    return sorted(required), sorted(helpful - required)
+
+
+def parse_prerequisites(needs: str, number: int) -> list[int]:
+    """The earlier chapters a "You need" line requires (see parse_needs)."""
+    return parse_needs(needs, number)[0]
 
 
 def chapter_info(path: Path | str) -> ChapterInfo:
@@ -152,7 +176,7 @@ def chapter_info(path: Path | str) -> ChapterInfo:
                         info.exercises.append(Exercise(exercise_id, i, src, expr))
                 info.quiz_ids += re.findall(r"quiz\.show\(\s*[\"'](ch\d\d)[\"']", src)
     info.exercise_numbers = sorted(set(info.exercise_numbers))
-    info.prerequisites = parse_prerequisites(info.needs, number)
+    info.prerequisites, info.helpful = parse_needs(info.needs, number)
     return info
 
 

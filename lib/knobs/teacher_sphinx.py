@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,6 +77,8 @@ class ChaptersDirective(SphinxDirective):
         lines = []
         for info in _chapters(self):
             needs = ", ".join(f"chapter {n}" for n in info.prerequisites) or "no earlier chapter"
+            if info.helpful:
+                needs += "; helped by " + ", ".join(f"chapter {n}" for n in info.helpful)
             checked = len(info.exercises)
             quiz_size = _quiz_size(info)
             lines += [f"**{_link(info, self.env)}**", "",
@@ -89,52 +92,87 @@ class ChaptersDirective(SphinxDirective):
         return _parse(self, "\n".join(lines))
 
 
+def map_edges(infos: list[teacher.ChapterInfo]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(needs, helps) edges to draw: a need implied by a longer path of needs (1→2→3 implies 1→3) is left out."""
+    needs = {info.number: set(info.prerequisites) for info in infos}
+
+    def reachable(start: int, goal: int, skip_direct: bool) -> bool:
+        stack = [n for n in needs.get(start, ()) if not (skip_direct and n == goal)]
+        seen: set[int] = set()
+        while stack:
+            n = stack.pop()
+            if n == goal:
+                return True
+            if n not in seen:
+                seen.add(n)
+                stack.extend(needs.get(n, ()))
+        return False
+
+    solid = [(p, info.number) for info in infos for p in info.prerequisites
+             if p in needs and not reachable(info.number, p, skip_direct=True)]
+    dashed = [(p, info.number) for info in infos for p in info.helpful if p in needs]
+    return solid, dashed
+
+
+def short_title(title: str) -> str:
+    """The part of a title before its subtitle ("Embeddings — parameters that…" -> "Embeddings")."""
+    return re.split(r"\s+[—–]\s+|:\s+", title, maxsplit=1)[0]
+
+
 def draw_dependency_map(infos: list[teacher.ChapterInfo]) -> tuple[bytes, str]:
-    """A left-to-right map of the chapters, an arrow from each prerequisite; (PNG bytes, alt text)."""
+    """The chapters in reading order, an arc from each chapter to the ones that need it; (PNG bytes, alt text).
+
+    Needs arc above the row, "helps" arcs (dashed) below it: an arc never crosses a box.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    numbers = {info.number for info in infos}
-    depth: dict[int, int] = {}
-    for info in infos:  # chapter order: a prerequisite always comes first (parse_prerequisites keeps earlier ones)
-        depth[info.number] = 1 + max((depth[p] for p in info.prerequisites if p in depth), default=-1)
-    columns: dict[int, list[teacher.ChapterInfo]] = {}
-    for info in infos:
-        columns.setdefault(depth[info.number], []).append(info)
-    n_cols, n_rows = max(columns, default=0) + 1, max((len(c) for c in columns.values()), default=1)
-    fig = Figure(figsize=(max(4.0, 2.6 * n_cols), max(1.6, 1.15 * n_rows)), dpi=100)
+    solid, dashed = map_edges(infos)
+    x = {info.number: i for i, info in enumerate(infos)}
+    rad = 0.3  # an arc over d chapters rises 0.5 * rad * d; one data unit is as tall as it is wide (below)
+    above = max((0.5 * rad * abs(x[b] - x[a]) for a, b in solid), default=0) + 0.75
+    below = max((0.5 * rad * abs(x[b] - x[a]) for a, b in dashed), default=0) + 0.75
+    inches_per_unit = 1.15
+    fig = Figure(figsize=(inches_per_unit * (len(infos) + 0.2), inches_per_unit * (above + below)), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_axes([0, 0, 1, 1])
-    ax.set_xlim(-0.6, n_cols - 0.4)
-    ax.set_ylim(-0.6, n_rows - 0.4)
+    ax.set_xlim(-0.6, len(infos) - 0.4)
+    ax.set_ylim(-below, above)
     ax.axis("off")
     boxes = {}
-    for col, members in columns.items():
-        for row, info in enumerate(members):
-            y = (n_rows - 1) / 2 + (len(members) - 1) / 2 - row
-            label = f"{info.number}. " + "\n".join(textwrap.wrap(info.title, 18))
-            boxes[info.number] = ax.text(col, y, label, ha="center", va="center", fontsize=9,
-                                         bbox=dict(boxstyle="round,pad=0.4", fc="#e8f0fa", ec="#24476b"))
     for info in infos:
-        for need in info.prerequisites:
-            if need in numbers:
-                ax.annotate("", xy=boxes[info.number].get_position(), xytext=boxes[need].get_position(),
-                            arrowprops=dict(arrowstyle="-|>", color="#24476b", lw=1.2, shrinkA=0, shrinkB=0,
-                                            patchA=boxes[need].get_bbox_patch(),
-                                            patchB=boxes[info.number].get_bbox_patch(),
-                                            connectionstyle="arc3,rad=0.08"))
+        label = "\n".join(textwrap.wrap(f"{info.number}. {short_title(info.title)}", 13, break_long_words=False))
+        boxes[info.number] = ax.text(x[info.number], 0, label, ha="center", va="center", fontsize=8.5, zorder=3,
+                                     bbox=dict(boxstyle="round,pad=0.35", fc="#e8f0fa", ec="#24476b"))
+    fig.canvas.draw()  # places the boxes, so the arcs can start and end at their edges
+    to_data = ax.transData.inverted()
+    edge = {n: to_data.transform(box.get_window_extent().get_points()) for n, box in boxes.items()}  # [[x0,y0],[x1,y1]]
+    for edges, color, style, side in ((solid, "#24476b", "-", 1), (dashed, "#7a8ca3", "--", -1)):
+        for a, b in edges:
+            ya, yb = (edge[a][1][1], edge[b][1][1]) if side > 0 else (edge[a][0][1], edge[b][0][1])
+            ax.annotate("", xy=(x[b] - 0.12, yb), xytext=(x[a] + 0.12, ya), zorder=1,
+                        arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2, linestyle=style, shrinkA=1, shrinkB=1,
+                                        connectionstyle=f"arc3,rad={-rad * side}"))
+    if dashed:
+        ax.plot([], [], color="#24476b", lw=1.2, label="needs (above)")
+        ax.plot([], [], color="#7a8ca3", lw=1.2, linestyle="--", label="helps (below)")
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue(), dependency_alt(infos)
 
 
 def dependency_alt(infos: list[teacher.ChapterInfo]) -> str:
+    def chapters(numbers):
+        return ("chapters " if len(numbers) > 1 else "chapter ") + " and ".join(str(n) for n in numbers)
+
     parts = []
     for info in infos:
-        needs = [f"{n}" for n in info.prerequisites]
-        parts.append(f"chapter {info.number} ({info.title}) needs "
-                     + (("chapters " if len(needs) > 1 else "chapter ") + " and ".join(needs) if needs else "no other chapter"))
-    return f"Dependency map of the {len(infos)} chapters, arrows from a chapter to the ones that need it: " + "; ".join(parts) + "."
+        part = f"chapter {info.number} ({info.title}) needs " + (chapters(info.prerequisites) if info.prerequisites
+                                                                   else "no other chapter")
+        parts.append(part + (f" and is helped by {chapters(info.helpful)}" if info.helpful else ""))
+    return (f"Dependency map of the {len(infos)} chapters, a solid arrow from a chapter to each one that needs it, "
+            "a dashed arrow to each one it helps: " + "; ".join(parts) + ".")
 
 
 class DependencyMapDirective(SphinxDirective):
