@@ -183,7 +183,8 @@ class DependencyMapDirective(SphinxDirective):
         png, alt = draw_dependency_map(infos)
         uri = "data:image/png;base64," + base64.b64encode(png).decode()
         figure = nodes.figure("", nodes.image(uri=uri, alt=alt, candidates={"?": uri}), classes=["knobs-dependency-map"])
-        figure += nodes.caption("", "How the chapters build on each other (from each chapter's \u201cYou need\u201d line).")
+        figure += nodes.caption("", "How the chapters build on each other, read from each chapter's "
+                                    "\u201cYou need\u201d line: arcs above for needs, dashed arcs below for helps.")
         return [figure]
 
 
