@@ -133,6 +133,17 @@ def test_bad_arguments_are_refused_with_a_clear_message(call, message):
         call()
 
 
+def test_context_profiles_count_what_follows():
+    ids = torch.tensor([0, 1, 2, 0, 1, 0])  # a b c a b a
+    P = emb.context_profiles(ids, 3)
+    # columns: next word a b c, then the word two places on a b c
+    assert_close(P, torch.tensor([[0, 0.5, 0, 0.25, 0, 0.25],   # a: b, b next; c, a two on
+                                  [0, 0, 0.5, 0.5, 0, 0],       # b: c next; a two on
+                                  [0.5, 0, 0, 0, 0.5, 0]]))     # c: a next; b two on
+    with pytest.raises(ValueError, match="num_words"):
+        emb.context_profiles(ids, 2)
+
+
 # ---- a fixed 2-D view ---------------------------------------------------------------------------
 def test_principal_axes_match_torch_pca_and_eigh():
     torch.manual_seed(2)
@@ -287,7 +298,8 @@ def test_exercise_cosine():
     assert "dot product" in check("ch04.cosine", lambda a, b: a @ b).message
     assert "both vectors" in check("ch04.cosine", lambda a, b: a @ b / a.norm()).message
     assert "distance" in check("ch04.cosine", lambda a, b: 1 - (a @ b) / (a.norm() * b.norm())).message
-    assert "raised" in check("ch04.cosine", lambda a, b: a @ torch.ones(99)).message  # learner's error: no traceback
+    assert "raised" in check("ch04.cosine", lambda a, b: a @ torch.ones(99)).message
+    assert "Replace the ..." in check("ch04.cosine", lambda a, b: ...).message  # learner's error: no traceback
 
 
 def test_exercise_share():

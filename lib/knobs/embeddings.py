@@ -133,6 +133,24 @@ def chance_agreement(labels: list[str]) -> float:
     return sum(s * (s - 1) for s in sizes) / (n * (n - 1))
 
 
+def context_profiles(ids, num_words: int) -> torch.Tensor:
+    """(V, 2V): for each word, how often each word comes 1 and 2 places after it (each row sums to 1).
+
+    The next-word task only ever asks an embedding what tends to follow its word,
+    so words with similar profiles have every reason to get similar vectors.
+    """
+    ids = torch.as_tensor(ids).long().flatten()
+    if ids.numel() < 3:
+        raise ValueError(f"ids must hold at least 3 word ids, got {ids.numel()}")
+    if not isinstance(num_words, int) or not 0 <= int(ids.min()) <= int(ids.max()) < num_words:
+        raise ValueError(f"num_words must exceed every id (largest id {int(ids.max())}), got {num_words!r}")
+    counts = torch.zeros(num_words, 2 * num_words)
+    ones = torch.ones(ids.numel() - 2)
+    counts.index_put_((ids[:-2], ids[1:-1]), ones, accumulate=True)  # the word right after
+    counts.index_put_((ids[:-2], num_words + ids[2:]), ones, accumulate=True)  # the word two places after
+    return counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
+
+
 # ---- a fixed 2-D view ---------------------------------------------------------------------------
 def principal_axes(E, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean (d,), axes (d, k)): the k orthonormal directions along which the rows of E spread most.

@@ -51,6 +51,8 @@ def check_cosine(answer):
     pairs.append((torch.tensor([3.0, 0.0], dtype=torch.float64), torch.tensor([-5.0, 0.0], dtype=torch.float64)))
     pairs.append((torch.tensor([1.0, 2.0, 2.0], dtype=torch.float64), torch.tensor([10.0, 20.0, 20.0], dtype=torch.float64)))
     try:
+        if answer(*pairs[0]) is ...:
+            return False, "Replace the ... in your function with your code, then run the cell again."
         got = [_call(answer, a, b) for a, b in pairs]
     except Exception as error:  # the learner's own code: report, never a traceback
         return False, f"Your function raised {type(error).__name__}: {error}. It should take two 1-D tensors and return one number."
