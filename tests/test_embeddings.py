@@ -269,6 +269,20 @@ def test_embedding_lab_refuses_bad_values(values, message):
         ch04.embedding_lab().reset(values)
 
 
+def test_twin_frames_span_the_twins_training_steps():
+    import re
+
+    from knobs.labs import ch04
+
+    lab = ch04.embedding_lab()
+    for control in lab.controls:  # one small setting keeps the test fast
+        control.twin = {"embed_dim": (2,), "lr": (0.03,), "steps": (60,)}[control.name]
+    lab.twin_frames = 3
+    data = json.loads(re.search(r'class="knobs-twin-data">(.*?)</script>', lab.twin_html(progress=False), re.S).group(1))
+    assert data["steps"] == [0, 30, 60]
+    assert "Step 60 of 60" in data["frames"]["0,0,0"][-1][1]
+
+
 def test_twin_budget():
     from knobs.labs import ch04
 

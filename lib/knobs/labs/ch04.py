@@ -155,7 +155,7 @@ class WordMapView(View):
 class AgreementView(View):
     """Share of words whose nearest neighbour is of their own category, against step (fixed 0..1 axes)."""
 
-    title = "nearest neighbour (cosine) of the same category"
+    title = "nearest neighbour (cosine): same category?"
 
     def __init__(self, labels):
         super().__init__()
@@ -222,6 +222,13 @@ class EmbeddingLab(Lab):
         self.steps = self.validated(values)["steps"]
         super().reset(values, every)
 
+    def twin_html(self, progress: bool = True) -> str:
+        steps = next(c for c in self.controls if c.name == "steps")
+        if len(steps.twin) != 1:
+            raise ValueError("the twin needs exactly one value of training steps: its frames share one time axis")
+        self.steps = steps.twin[0]  # the frame times are read from self.steps before the first reset
+        return super().twin_html(progress)
+
 
 def embedding_lab() -> Lab:
     vocab = farm_data()[0]
@@ -232,13 +239,13 @@ def embedding_lab() -> Lab:
         controls=[
             Slider("embed_dim", "embedding size", 2, 16, 2, integer=True, twin=(2, 8)),
             Slider("lr", "learning rate", 1e-3, 1.0, 0.03, log=True, twin=(0.003, 0.03, 0.3)),
-            Slider("steps", "training steps", 50, 1000, 400, integer=True, twin=(400,)),
+            Slider("steps", "training steps", 50, 1000, 300, integer=True, twin=(200,)),
         ],
         run=embedding_run,
         views=[lambda: WordMapView(vocab.words, labels, width_ratio=1.7),
                lambda: LossView(),
                lambda: AgreementView(labels)],
-        steps=400, every=5, twin_frames=10, figsize=(12.5, 4.2),
+        steps=300, every=5, twin_frames=8, figsize=(11.5, 3.8),
     )
 
 
