@@ -224,7 +224,7 @@ def test_embedding_lab_runs_and_clusters_form():
     last = lab.snapshot
     assert last.step == 300 and not lab.status
     assert last.metrics["val_loss"] < first.metrics["val_loss"] - 2
-    chance = ch04.AgreementView(ch04.word_labels()).chance
+    chance = ch04.LossAndAgreementView(ch04.word_labels()).chance
     assert first.metrics["same_category"] < chance + 0.1 < last.metrics["same_category"] - 0.1
     lab.redraw()
     assert lab.frame("jpeg")[:2] == b"\xff\xd8"

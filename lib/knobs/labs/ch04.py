@@ -96,7 +96,6 @@ class WordMapView(View):
         super().__init__()
         self.words, self.labels, self.width_ratio = list(words), list(labels), width_ratio
         self.groups = {c: [i for i, label in enumerate(self.labels) if label == c] for c in CATEGORY_STYLE}
-        self.chance = chance_agreement(self.labels)
 
     def setup(self, ax, total_steps):
         self.ax, self.limit = ax, None
@@ -145,40 +144,39 @@ class WordMapView(View):
         np.fill_diagonal(distances, np.inf)
         i, j = divmod(int(distances.argmin()), len(self.words))
         far = int(np.linalg.norm(xy - xy.mean(axis=0), axis=1).argmax())
-        share = snap.metrics.get("same_category", neighbour_agreement(snap.params["embed.weight"], self.labels))
-        return (f"Map of the {len(self.words)} word vectors ({snap.info.get('map_title', '')}): {share:.0%} of the words "
-                f"have a nearest neighbour (by cosine) of their own category, chance is {self.chance:.0%}. "
-                f"On the map, {self.words[i]} and {self.words[j]} are the closest pair and {self.words[far]} "
-                f"lies farthest out.")
+        return (f"Map of the {len(self.words)} word vectors ({snap.info.get('map_title', '')}): "
+                f"{self.words[i]} and {self.words[j]} are the closest pair and {self.words[far]} lies farthest out.")
 
 
-class AgreementView(View):
-    """Share of words whose nearest neighbour is of their own category, against step (fixed 0..1 axes)."""
+class LossAndAgreementView(LossView):
+    """The loss (left axis) and the share of words whose nearest neighbour is of their own category (right axis, 0..1)."""
 
-    title = "nearest neighbour (cosine): same category?"
+    title = "loss, and words next to their own kind"
 
     def __init__(self, labels):
-        super().__init__()
+        super().__init__(title=self.title)
         self.chance = chance_agreement(list(labels))
 
     def setup(self, ax, total_steps):
-        ax.set_title(self.title, fontsize=9)
-        ax.set_xlim(0, total_steps)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("step", fontsize=8)
-        ax.set_ylabel("share of words", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.axhline(self.chance, color="#777777", ls="--", lw=1, label=f"chance ({self.chance:.0%})")
-        self.line = self._keep(ax.plot([], [], color=PALETTE[2], lw=1.5, label="trained vectors")[0])
-        ax.legend(fontsize=7, loc="upper left")
+        super().setup(ax, total_steps)
+        ax.get_legend().remove()
+        right = ax.twinx()
+        right.set_ylim(0, 1)
+        right.set_ylabel("share of words whose nearest neighbour is of their category", fontsize=7)
+        right.tick_params(labelsize=7)
+        chance = right.axhline(self.chance, color="#777777", ls="--", lw=1, label=f"same category: chance ({self.chance:.0%})")
+        self.share = self._keep(right.plot([], [], color=PALETTE[2], lw=1.5, label="same category: trained")[0])
+        handles = list(self.lines.values()) + [self.share, chance]
+        right.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper right")
 
     def update(self, snap, history):
+        changed = super().update(snap, history)
         ys = history.metrics.get("same_category", [])
-        self.line.set_data(history.steps[:len(ys)], ys)
-        return False
+        self.share.set_data(history.steps[:len(ys)], ys)
+        return changed
 
     def describe(self, snap):
-        return (f"Share of words whose nearest neighbour is of the same category: "
+        return (super().describe(snap) + f" Words whose nearest neighbour is of the same category: "
                 f"{snap.metrics.get('same_category', float('nan')):.0%} (chance {self.chance:.0%}).")
 
 
@@ -242,10 +240,9 @@ def embedding_lab() -> Lab:
             Slider("steps", "training steps", 50, 1000, 300, integer=True, twin=(200,)),
         ],
         run=embedding_run,
-        views=[lambda: WordMapView(vocab.words, labels, width_ratio=1.7),
-               lambda: LossView(),
-               lambda: AgreementView(labels)],
-        steps=300, every=5, twin_frames=8, figsize=(11.5, 3.8),
+        views=[lambda: WordMapView(vocab.words, labels, width_ratio=1.2),
+               lambda: LossAndAgreementView(labels)],
+        steps=300, every=5, twin_frames=8, figsize=(9.2, 3.9),
     )
 
 
