@@ -19,6 +19,7 @@ experiments, and `storage_bytes` / `time_matmuls` measure the cost honestly.
 """
 from __future__ import annotations
 
+import random
 import statistics
 import warnings
 from contextlib import contextmanager
@@ -309,11 +310,13 @@ def matmul_cases(versions: dict, X: torch.Tensor) -> dict[tuple[str, float], cal
     return cases
 
 
-def time_matmuls(cases: dict[str, callable], rounds: int = 7, number: int = 5, num_threads: int = 1) -> dict[str, float]:
+def time_matmuls(cases: dict, rounds: int = 31, number: int = 1, num_threads: int = 1, seed: int = 0) -> dict:
     """Median seconds per call of each zero-argument function, measured in interleaved rounds.
 
-    Every round times every case once (torch.utils.benchmark, `number` calls each), so a burst of load from
-    other programs hits all cases alike; the median over rounds ignores the bursts.
+    Every round times every case once (torch.utils.benchmark, `number` calls each), in a shuffled order, so a
+    burst of load from other programs hits all cases alike; the median over rounds ignores the bursts. Keep each
+    sample short (number=1, calls well under a millisecond): on a busy machine a long sample is almost always
+    interrupted by another program, a short one rarely is.
     """
     from torch.utils.benchmark import Timer
 
@@ -325,8 +328,11 @@ def time_matmuls(cases: dict[str, callable], rounds: int = 7, number: int = 5, n
     for timer in timers.values():
         timer.timeit(1)  # warm up: first calls allocate and pick kernels
     samples = {name: [] for name in cases}
+    order = list(timers)
+    shuffle = random.Random(seed).shuffle
     for _ in range(rounds):
-        for name, timer in timers.items():
-            samples[name].append(timer.timeit(number).median)
+        shuffle(order)  # a new order every round: no case always runs first, or right after a slow one
+        for name in order:
+            samples[name].append(timers[name].timeit(number).median)
     return {name: statistics.median(times) for name, times in samples.items()}
 

@@ -68,38 +68,55 @@ def sweep(kind: str, sparsities: tuple = SWEEP) -> dict:
     return {**{k: np.array(v) for k, v in rows.items()}, "kind": kind, "loss_dense": dense[0], "acc_dense": dense[1]}
 
 
-class MaskedHeatmapView(View):
-    """A weight matrix as coloured cells (red +, blue -), its pruned cells drawn black over it."""
+class NeuronHeatmapView(View):
+    """One row per hidden unit: its incoming weights (a row of hidden.weight), then its outgoing weights (a column
+    of out.weight). Red +, blue -, pruned weights black: a structured cut blacks out a whole row."""
 
-    def __init__(self, param: str, title: str):
+    title = "weights per hidden unit (black: pruned)"
+
+    def __init__(self):
         super().__init__()
-        self.param, self.title = param, title
         self.cmap = matplotlib.colormaps[DIVERGING_CMAP].with_extremes(bad="black")  # masked cells: black
+
+    def _table(self, snap):
+        w_in, w_out = snap.params["hidden.weight"], snap.params["out.weight"].T  # (hidden, inputs), (hidden, words)
+        m_in, m_out = snap.info["masks"]["hidden.weight"], snap.info["masks"]["out.weight"].T
+        gap = np.zeros((w_in.shape[0], 1))  # a white column between the two matrices
+        values = np.hstack([w_in, gap, w_out])
+        pruned = np.hstack([m_in == 0, gap != 0, m_out == 0])
+        return np.ma.masked_where(pruned, values), w_in.shape[1]
 
     def setup(self, ax, total_steps):
         self.ax, self.image = ax, None
         ax.set_title(self.title, fontsize=9)
-        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_yticks([])
+        ax.set_ylabel("hidden unit", fontsize=8)
 
     def update(self, snap, history):
-        values = snap.params[self.param]
-        shown = np.ma.masked_where(snap.info["masks"][self.param] == 0, values)
+        shown, n_in = self._table(snap)
         if self.image is None:
-            limit = 1.2 * float(np.abs(values).max() or 1.0)
+            limit = 1.2 * float(np.abs(shown).max() or 1.0)
             self.image = self._keep(self.ax.imshow(shown, cmap=self.cmap, vmin=-limit, vmax=limit, aspect="auto",
                                                    interpolation="nearest"))
+            n_out = shown.shape[1] - n_in - 1
+            self.ax.set_xticks([(n_in - 1) / 2, n_in + 1 + (n_out - 1) / 2],
+                               [f"in ({n_in})", f"out ({n_out} words)"], fontsize=7)
             return True
         self.image.set_data(shown)
         return False
 
     def describe(self, snap):
-        mask = snap.info["masks"][self.param]
-        kept = snap.params[self.param][mask != 0]
-        rows, cols = mask.shape
-        dead_rows, dead_cols = int((mask == 0).all(axis=1).sum()), int((mask == 0).all(axis=0).sum())
-        span = f"survivors from {kept.min():.2f} to {kept.max():.2f}" if kept.size else "no weight survives"
-        return (f"{self.param} ({rows}x{cols}): {int((mask == 0).sum())} of {mask.size} weights pruned "
-                f"({(mask == 0).mean():.0%}, black), {dead_rows} whole rows and {dead_cols} whole columns; {span}.")
+        masks = snap.info["masks"]
+        parts = []
+        for name in ("hidden.weight", "out.weight"):
+            mask, values = masks[name], snap.params[name]
+            kept = values[mask != 0]
+            span = f"survivors from {kept.min():.2f} to {kept.max():.2f}" if kept.size else "no weight survives"
+            parts.append(f"{name}: {int((mask == 0).sum())} of {mask.size} weights pruned ({(mask == 0).mean():.0%}), "
+                         f"{span}")
+        dead = int(((masks["hidden.weight"] == 0).all(axis=1) & (masks["out.weight"] == 0).all(axis=0)).sum())
+        return (f"Heatmap, one row per hidden unit, pruned weights black. {dead} of {len(masks['hidden.weight'])} "
+                f"hidden units removed entirely. " + "; ".join(parts) + ".")
 
 
 class SparsityCurveView(View):
@@ -176,16 +193,15 @@ def pruning_lab() -> Lab:
         name="ch05-pruning",
         title="Prune the tiny model, then fine-tune what is left",
         controls=[
-            Slider("sparsity", "weights pruned (%)", 0, 99, 90, integer=True, twin=(50, 80, 90, 95, 99), fmt="{}%"),
+            Slider("sparsity", "weights pruned (%)", 0, 99, 90, integer=True, twin=(50, 80, 90, 99), fmt="{}%"),
             Choice("kind", "pruning", prune.KINDS, "layer-wise"),
         ],
         run=prune_run,
-        views=[lambda: MaskedHeatmapView("hidden.weight", "hidden.weight (black: pruned)"),
-               lambda: MaskedHeatmapView("out.weight", "out.weight (black: pruned)"),
+        views=[NeuronHeatmapView,
                lambda: SparsityCurveView("loss"),
                lambda: SparsityCurveView("acc"),
                lambda: PredictionsView(CONTEXT, candidates(CONTEXT))],
-        steps=FINE_TUNE["steps"], every=5, twin_frames=4, figsize=(13, 2.7),
+        steps=FINE_TUNE["steps"], every=3, twin_frames=3, figsize=(11.5, 2.8),
     )
 
 
