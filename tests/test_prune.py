@@ -187,6 +187,7 @@ def test_time_matmuls_gives_a_median_per_case():
     (lambda w: prune.magnitude_mask(w, -0.1), "sparsity must be"),
     (lambda w: prune.magnitude_mask(w, "half"), "sparsity must be"),
     (lambda w: prune.magnitude_mask(w, True), "sparsity must be"),
+    (lambda w: prune.magnitude_mask(w, 0.5, mask=torch.ones(3, 4)), "mask must have the weight's shape"),
     (lambda w: prune.structured_mask(w[0], 0.5), "at least 2 dimensions"),
     (lambda w: prune.structured_mask(w, 0.5, dim=2), "dim must be between -2 and 1"),
     (lambda w: prune.global_magnitude_masks({}, 0.5), "at least one tensor"),

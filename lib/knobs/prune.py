@@ -52,6 +52,8 @@ def magnitude_mask(weight: torch.Tensor, sparsity: float, mask: torch.Tensor | N
     k = _count_to_prune(sparsity, n)
     scores = weight.detach().abs().flatten().clone()
     if mask is not None:
+        if tuple(mask.shape) != tuple(weight.shape):
+            raise ValueError(f"mask must have the weight's shape {tuple(weight.shape)}, got {tuple(mask.shape)}")
         scores[mask.flatten() == 0] = -1.0  # already pruned: first in line, so earlier zeros stay zeros
         k = max(k, int((mask == 0).sum()))
     new = torch.ones(n, dtype=weight.dtype)
