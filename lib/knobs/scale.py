@@ -124,31 +124,61 @@ def single_thread():
 # ---- K same-shaped models trained at once ------------------------------------------------
 
 class StackedLM(nn.Module):
-    """K independent models of one shape, run as batched matrix products (one Python step for all K).
+    """K independent models run as batched matrix products (one Python step for all K).
 
     Each parameter gets a leading K axis. The K models share nothing, and
     Adam updates element by element, so training the stack is training K
     separate models -- at the Python cost of one.
+
+    Models of different widths stack too: `pad_to=(embed_dim, hidden)` places
+    each one in the corner of a bigger, otherwise zero model. A padded unit
+    gets no input and sends no output, so its gradient is exactly zero and it
+    stays zero for ever (chapter 2's reason for random initialization): the
+    padded model computes exactly what the small one does.
     """
 
-    def __init__(self, members: list[nn.Module]):
+    def __init__(self, members: list[nn.Module], pad_to: tuple[int, int] | None = None):
         super().__init__()
         if not members:
             raise ValueError("members must hold at least one model")
-        shapes = {tuple((n, tuple(p.shape)) for n, p in m.named_parameters()) for m in members}
-        if len(shapes) != 1:
-            raise ValueError("members must all have the same shape (same vocabulary, context, widths and depth)")
         first = members[0]
-        self.vocab_size = first.out.out_features
+        self.vocab_size, self.context = first.out.out_features, first.config.context
         self.names = [name for name, _ in first.named_parameters()]
-        if getattr(first, "embed", None) is not None:
-            self.embed = nn.Parameter(torch.stack([m.embed.weight.detach() for m in members]))  # (K, V, d)
+        self.member_shapes = [(m.embed.weight.shape[1] if getattr(m, "embed", None) is not None else 0,
+                               m.out.in_features) for m in members]  # (embed_dim, hidden) of each model
+        if pad_to is None:
+            shapes = {tuple((n, tuple(p.shape)) for n, p in m.named_parameters()) for m in members}
+            if len(shapes) != 1:
+                raise ValueError("members must all have the same shape (same vocabulary, context, widths and "
+                                 "depth), or give pad_to=(embed_dim, hidden)")
+            E, H = self.member_shapes[0]
         else:
-            self.embed = None
+            E, H = pad_to
+            depths = {len(_linear_layers(m)) for m in members}
+            if len(depths) != 1 or min(e for e, _ in self.member_shapes) < 1:
+                raise ValueError("pad_to needs members with embeddings and the same number of layers")
+            if any(e > E or h > H for e, h in self.member_shapes):
+                raise ValueError(f"pad_to must be at least every member's (embed_dim, hidden), got {pad_to}")
+        self.padded = pad_to is not None
+        self.embed = None
+        if E:
+            self.embed = nn.Parameter(torch.stack([_pad(m.embed.weight, (self.vocab_size, E)) for m in members]))
         # Weights stored transposed, (K, in, out), so a layer is one baddbmm: x (K, B, in) @ W -> (K, B, out).
-        groups = list(zip(*(_linear_layers(m) for m in members)))
-        self.weights = nn.ParameterList(nn.Parameter(torch.stack([l.weight.detach().T for l in g])) for g in groups)
-        self.biases = nn.ParameterList(nn.Parameter(torch.stack([l.bias.detach()[None] for l in g])) for g in groups)
+        weights, biases = [], []
+        for i, group in enumerate(zip(*(_linear_layers(m) for m in members))):
+            last = i == len(_linear_layers(first)) - 1
+            out_size = self.vocab_size if last else H
+            in_size = (self.context * E if E else self.context * self.vocab_size) if i == 0 else H
+            Ws, bs = [], []
+            for layer, (e, _) in zip(group, self.member_shapes):
+                W = layer.weight.detach().T  # (in, out)
+                if i == 0 and E and e != E:  # the input is context blocks of e numbers: give each block E rows
+                    W = torch.cat([_pad(block, (E, W.shape[1])) for block in W.split(e)])
+                Ws.append(_pad(W, (in_size, out_size)))
+                bs.append(_pad(layer.bias.detach(), (out_size,))[None])
+            weights.append(nn.Parameter(torch.stack(Ws)))
+            biases.append(nn.Parameter(torch.stack(bs)))
+        self.weights, self.biases = nn.ParameterList(weights), nn.ParameterList(biases)
 
     @property
     def size(self) -> int:
@@ -171,11 +201,28 @@ class StackedLM(nn.Module):
         return h
 
     def member_params(self, k: int) -> dict[str, np.ndarray]:
-        """Model k's parameters, named as the separate model names them (a copy)."""
-        tensors = [] if self.embed is None else [self.embed[k]]
-        for W, b in zip(self.weights, self.biases):
-            tensors += [W[k].T, b[k, 0]]
+        """Model k's parameters with its own shapes, named as the separate model names them (a copy)."""
+        e, h = self.member_shapes[k]
+        E = self.embed.shape[-1] if self.embed is not None else 0
+        tensors = [] if self.embed is None else [self.embed[k, :, :e]]
+        last = len(self.weights) - 1
+        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
+            W, out = W[k], (self.vocab_size if i == last else h)
+            if i == 0:
+                rows = torch.cat([torch.arange(j * E, j * E + e) for j in range(self.context)]) if E else \
+                    torch.arange(W.shape[0])
+                W = W[rows]
+            else:
+                W = W[:h]
+            tensors += [W[:, :out].T, b[k, 0, :out]]
         return {name: t.detach().numpy().copy() for name, t in zip(self.names, tensors)}
+
+
+def _pad(t: torch.Tensor, shape: tuple) -> torch.Tensor:
+    """`t` in the corner of a zero tensor of `shape`."""
+    out = torch.zeros(shape, dtype=t.dtype)
+    out[tuple(slice(0, n) for n in t.shape)] = t
+    return out
 
 
 def batch_indices(sizes, steps: int, batch_size: int, seed: int = 0) -> torch.Tensor:
@@ -363,33 +410,46 @@ class SweepResult:
 
 
 def capacity_sweep(d: ScaleData, shapes=SWEEP_SHAPES, sizes=None, *, steps: int = 300, lr: float = 0.01,
-                   batch_size: int = 64, every: int = 30, seed: int = 0, progress: bool = True) -> SweepResult:
-    """Train every shape on every data size (one stacked run per shape); the same init and batches order.
+                   batch_size: int = 64, every: int = 30, seed: int = 0, pad_below: int = 3000,
+                   progress: bool = True) -> SweepResult:
+    """Train every shape on every data size, all from the same initialization seed and batch order.
 
-    `shapes` holds (embed_dim, hidden) pairs or dicts with embed_dim, hidden and layers.
+    `shapes` holds (embed_dim, hidden) pairs or dicts with embed_dim, hidden and layers. The data
+    sizes of a shape train as one stack; shapes with embeddings and at most `pad_below` parameters
+    are zero-padded into one stack together (same numbers, one run instead of several).
     """
     import time
 
     from tqdm.auto import tqdm
 
     sizes = dict(d.sizes if sizes is None else sizes)
-    shapes = [s if isinstance(s, dict) else {"embed_dim": s[0], "hidden": s[1]} for s in shapes]
-    shapes = [{"layers": 1, **s} for s in shapes]
-    started, curves, finals, counts = time.perf_counter(), [], [], []
+    shapes = [{"layers": 1, **(s if isinstance(s, dict) else {"embed_dim": s[0], "hidden": s[1]})} for s in shapes]
+    V, K = len(d.vocab), len(sizes)
+    counts = [lm_parameter_count(V, d.context, **s) for s in shapes]
+    small: dict[int, list[int]] = defaultdict(list)  # depth -> indices of small shapes with embeddings
+    for i, s in enumerate(shapes):
+        if s["embed_dim"] and counts[i] <= pad_below:
+            small[s["layers"]].append(i)
+    groups = list(small.values()) + [[i] for i in range(len(shapes)) if not any(i in g for g in small.values())]
+    started, runs, finals = time.perf_counter(), {}, {}
     with single_thread():
-        for shape in tqdm(shapes, desc="training every size on every data size", disable=not progress):
-            members = [make_lm(len(d.vocab), seed=seed, context=d.context, **shape) for _ in sizes]
-            counts.append(models.count_parameters(members[0]).total)
-            stack = StackedLM(members)
-            run = list(train_stacked(stack, d.X, d.y, list(sizes.values()), d.X_val, d.y_val, steps=steps, lr=lr,
-                                     batch_size=batch_size, every=every, seed=seed))
-            curves.append(run)
-            finals.append(prefix_losses(stack, d.X, d.y, list(sizes.values())))
-    T = min(len(run) for run in curves)  # a diverged run stops early: keep the common part
-    steps_rec = np.array([s for s, _, _ in curves[0][:T]])
-    train = np.stack([np.stack([t for _, t, _ in run[:T]], axis=1) for run in curves])  # (S, K, T)
-    val = np.stack([np.stack([v for _, _, v in run[:T]], axis=1) for run in curves])
-    return SweepResult(shapes, np.array(counts), sizes, steps_rec, train, val, np.stack(finals), batch_size,
+        for group in tqdm(groups, desc="training every size on every data size", disable=not progress):
+            members = [make_lm(V, seed=seed, context=d.context, **shapes[i]) for i in group for _ in sizes]
+            pad = (max(shapes[i]["embed_dim"] for i in group), max(shapes[i]["hidden"] for i in group))
+            stack = StackedLM(members, pad_to=pad if len(group) > 1 else None)
+            run = list(train_stacked(stack, d.X, d.y, list(sizes.values()) * len(group), d.X_val, d.y_val,
+                                     steps=steps, lr=lr, batch_size=batch_size, every=every, seed=seed))
+            final = prefix_losses(stack, d.X, d.y, list(sizes.values()) * len(group))
+            for j, i in enumerate(group):  # member j*K + k is shape i on data size k
+                part = slice(j * K, (j + 1) * K)
+                runs[i] = [(step, t[part], v[part]) for step, t, v in run]
+                finals[i] = final[part]
+    T = min(len(run) for run in runs.values())  # a diverged run stops early: keep the common part
+    steps_rec = np.array([step for step, _, _ in runs[0][:T]])
+    train = np.stack([np.stack([t for _, t, _ in runs[i][:T]], axis=1) for i in range(len(shapes))])  # (S, K, T)
+    val = np.stack([np.stack([v for _, _, v in runs[i][:T]], axis=1) for i in range(len(shapes))])
+    return SweepResult(shapes, np.array(counts), sizes, steps_rec, train, val,
+                       np.stack([finals[i] for i in range(len(shapes))]), batch_size,
                        time.perf_counter() - started, [shape_label(s) for s in shapes])
 
 
