@@ -248,3 +248,23 @@ def test_quiz_loads():
     assert 3 <= len(questions) <= 5
     for q in questions:
         assert any(a.get("correct") for a in q["answers"])
+
+
+def test_static_twin_replays_the_sweep_run_the_live_lab_trains(monkeypatch):
+    from knobs.labs import ch07
+
+    sweep = ch07.scale_sweep(progress=False)
+    monkeypatch.setenv("KNOBS_STATIC", "1")
+    lab = ch07.scale_lab()
+    lab.reset({"hidden": 256, "data": "1/16 farm"})
+    while lab.advance(draw=False):
+        pass
+    assert lab.history.steps == sweep.steps.tolist()
+    assert lab.history.metrics["val_loss"][-1] == pytest.approx(float(sweep.final_val[-1, 0]))
+
+
+def test_order_of_magnitude_for_prose():
+    assert scale.order_of_magnitude(1.2e13) == "10¹³"
+    assert scale.order_of_magnitude(0.004) == "10⁻²"
+    with pytest.raises(ValueError, match="positive"):
+        scale.order_of_magnitude(0)

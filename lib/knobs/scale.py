@@ -99,7 +99,10 @@ def width_for_budget(budget: int, vocab_size: int, context: int, embed_dim: int,
     """The hidden width whose parameter count comes closest to `budget` for this shape."""
     if budget < 1:
         raise ValueError(f"budget must be a whole number 1 or more, got {budget}")
-    return min(range(1, 4097), key=lambda h: abs(lm_parameter_count(vocab_size, context, embed_dim, h, layers) - budget))
+    def miss(hidden: int) -> int:
+        return abs(lm_parameter_count(vocab_size, context, embed_dim, hidden, layers) - budget)
+
+    return min(range(1, 4097), key=miss)
 
 
 def _linear_layers(model: nn.Module) -> list[nn.Linear]:
@@ -289,7 +292,8 @@ def train_stacked(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, sizes, X_v
     for step in range(1, steps + 1):
         batch = idx[:, step - 1]  # (K, B)
         logits = stack(X[batch])  # (K, B, V)
-        losses = F.cross_entropy(logits.flatten(0, 1), y[batch].flatten(), reduction="none").view(stack.size, -1).mean(1)
+        losses = F.cross_entropy(logits.flatten(0, 1), y[batch].flatten(), reduction="none")
+        losses = losses.view(stack.size, -1).mean(1)  # (K,): each model's own mean loss
         opt.zero_grad(set_to_none=True)
         losses.sum().backward()  # the K models share no parameter: each gets exactly its own gradient
         opt.step()
@@ -533,6 +537,14 @@ def measure_training_flops(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -
 def non_embedding_weights(model: nn.Module) -> int:
     """Weights of the matrix-product layers (no embeddings, no biases): what a step's FLOPs scale with."""
     return sum(layer.weight.numel() for layer in _linear_layers(model))
+
+
+def order_of_magnitude(x: float) -> str:
+    """'10¹³' for 1.2e13: the nearest power of ten, written for prose."""
+    if not x > 0:
+        raise ValueError(f"x must be a positive number, got {x!r}")
+    exponent = round(math.log10(x))
+    return "10" + str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 @dataclass

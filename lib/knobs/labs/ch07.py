@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from knobs import scale
-from knobs.lab import Choice, Lab
+from knobs.lab import Choice, Lab, static_mode
 from knobs.train import Snapshot
 from knobs.views import PALETTE, View
 
@@ -20,7 +20,7 @@ LR = 0.01
 RECORD_EVERY = 20  # the sweep records its learning curves this often
 
 SHAPES = {hidden: {"embed_dim": d, "hidden": hidden, "layers": 1} for d, hidden in scale.SWEEP_SHAPES}
-DATA_COLORS = dict(zip(("1/16 farm", "1/4 farm", "1 farm", "8 farms"), (PALETTE[5], PALETTE[1], PALETTE[0], PALETTE[2])))
+DATA_COLORS = {"1/16 farm": PALETTE[5], "1/4 farm": PALETTE[1], "1 farm": PALETTE[0], "8 farms": PALETTE[2]}
 
 _cache: dict = {}
 
@@ -32,8 +32,12 @@ def scale_data() -> scale.ScaleData:
     return _cache["data"]
 
 
-def scale_sweep(progress: bool = True) -> scale.SweepResult:
-    """Every sweep size trained on every data size: computed once per session (a few seconds), then cached."""
+def scale_sweep(progress: bool | None = None) -> scale.SweepResult:
+    """Every sweep size trained on every data size: computed once per session (a few seconds), then cached.
+
+    The progress bar shows in Jupyter; not in the built book, where a bar would be frozen text.
+    """
+    progress = not static_mode() if progress is None else progress
     if "sweep" not in _cache:
         _cache["sweep"] = scale.capacity_sweep(scale_data(), scale.SWEEP_SHAPES, steps=STEPS, lr=LR,
                                                batch_size=BATCH, every=RECORD_EVERY, progress=progress)
@@ -49,8 +53,9 @@ def entropy_floor() -> float:
     return _cache["floor"]
 
 
-def shape_comparison(budget_shape: int = 32, progress: bool = True) -> scale.SweepResult:
+def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> scale.SweepResult:
     """Five shapes with (nearly) the same parameter count, trained on 8 farms with the sweep's recipe."""
+    progress = not static_mode() if progress is None else progress
     key = ("shapes", budget_shape)
     if key not in _cache:
         d = scale_data()
@@ -68,12 +73,22 @@ def shape_comparison(budget_shape: int = 32, progress: bool = True) -> scale.Swe
 # ---- the lab -------------------------------------------------------------------------------
 
 def chosen_run(values, steps, every):
-    """Train the chosen size on the chosen data with the sweep's recipe, one snapshot every `every` steps."""
+    """Train the chosen size on the chosen data with the sweep's recipe, one snapshot every `every` steps.
+
+    While the book is built (static twin), the same run is replayed from the sweep instead of trained
+    again: it is the same run (the tests check that the live one lands on the sweep's numbers), and
+    replaying keeps the twin's 20 settings from costing 20 more training runs.
+    """
     d, sweep = scale_data(), scale_sweep(progress=False)
     shape = SHAPES[values["hidden"]]
+    s, k = sweep.shapes.index(shape), sweep.size_index(values["data"])
+    info = {"data": values["data"], "n_params": int(sweep.n_params[s])}
+    if static_mode() and steps == sweep.steps[-1]:
+        for t, step in enumerate(sweep.steps):
+            yield Snapshot(int(step), {}, {"train_loss": float(sweep.train[s, k, t]),
+                                           "val_loss": float(sweep.val[s, k, t])}, dict(info))
+        return
     model = scale.make_lm(len(d.vocab), seed=0, context=d.context, **shape)
-    info = {"data": values["data"], "shape": sweep.shapes.index(shape), "n_params": scale.lm_parameter_count(
-        len(d.vocab), d.context, **shape)}
     stack = scale.StackedLM([model])
     run = scale.train_stacked(stack, d.X, d.y, [d.sizes[values["data"]]], d.X_val, d.y_val, steps=steps, lr=LR,
                               batch_size=BATCH, every=every)
