@@ -22,8 +22,8 @@ def test_page_is_executed_with_figures_and_no_errors(page_html):
     assert "Traceback" not in text and "ran top to bottom in" in text
     assert "173× the parameters" in text  # a deterministic, computed number reached the page
     assert len(re.findall(r'class="knobs-figure"', page_html)) >= 3
-    for tag in re.findall(r"<img\b[^>]*>", page_html):
-        assert re.search(r'\balt="[^"]{20,}"', tag), tag[:120]
+    for tag in re.findall(r"<img\b[^>]*knobs-(?:figure|twin-frame)[^>]*>", page_html):
+        assert re.search(r'\balt="[^"]{40,}"', tag), tag[:120]  # every figure and frame says what it shows
 
 
 def test_twin_has_every_setting_with_alt_text_and_about_60_frames(page_html):

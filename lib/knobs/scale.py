@@ -283,11 +283,13 @@ def train_stacked(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, sizes, X_v
     if not (isinstance(lr, (int, float)) and 0 < lr <= 1):
         raise ValueError(f"lr must be a number in (0, 1], got {lr!r}")
     idx = batch_indices(sizes, steps, batch_size, seed)
-    opt = torch.optim.Adam(stack.parameters(), lr=lr)
+    opt = torch.optim.Adam(stack.parameters(), lr=lr, fused=True)  # one kernel per step for all tensors
     # Linear decay to zero (the scaling-law papers decay theirs too, with a cosine): the last steps stop
     # jittering, so a model's final loss measures the model rather than the noise of its last update.
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda done: 1 - done / steps if decay else 1.0)
-    yield 0, prefix_losses(stack, X, y, sizes), stacked_losses(stack, X_val, y_val)
+    # At step 0 every model is at its initialization: its loss on the first pairs of its data is estimate
+    # enough (the final training loss, after training, is measured on all of it by prefix_losses).
+    yield 0, prefix_losses(stack, X, y, [min(n, len(y_val)) for n in sizes]), stacked_losses(stack, X_val, y_val)
     running, counted = torch.zeros(stack.size), 0
     for step in range(1, steps + 1):
         batch = idx[:, step - 1]  # (K, B)
@@ -360,14 +362,14 @@ def conditional_entropy(tokens, context: int) -> float:
     """
     if not 1 <= context < len(tokens):
         raise ValueError(f"context must be between 1 and {len(tokens) - 1}, got {context}")
-    follows: dict[tuple, Counter] = defaultdict(Counter)
-    for i in range(len(tokens) - context):
-        follows[tuple(tokens[i:i + context])][tokens[i + context]] += 1
-    total, nats = len(tokens) - context, 0.0
-    for counts in follows.values():
-        n = sum(counts.values())
-        nats -= sum(c * math.log(c / n) for c in counts.values())
-    return nats / total
+    tokens = list(tokens)
+    grams = Counter(zip(*(tokens[i:] for i in range(context + 1))))  # (context words..., next word) -> count
+    contexts: Counter = Counter()
+    for gram, count in grams.items():
+        contexts[gram[:-1]] += count
+    # H = -sum over (context, next) of count * log(count / count of context), per predicted word
+    nats = -sum(count * math.log(count / contexts[gram[:-1]]) for gram, count in grams.items())
+    return nats / (len(tokens) - context)
 
 
 # ---- the sweep ----------------------------------------------------------------------------
@@ -557,10 +559,13 @@ class RealModel:
     cite: str  # the bibliography key
 
 
+# GPT-3 175B's published shape (Brown et al. 2020, Table 2.1): GPT-2's architecture, wider, deeper, longer context.
+GPT3_CONFIG = models.GPT2Config(n_embd=12288, n_layer=96, n_head=96, n_positions=2048)
+
+
 def real_models() -> list[RealModel]:
     """GPT-3's count computed from its published shape; the others as their papers report them."""
-    gpt3 = sum(models.gpt2_parameter_formula(models.GPT2Config(n_embd=12288, n_layer=96, n_head=96,
-                                                                n_positions=2048)).values())
+    gpt3 = sum(models.gpt2_parameter_formula(GPT3_CONFIG).values())
     return [
         RealModel("GPT-3", gpt3, 300e9, "brown2020language"),
         RealModel("Gopher", 280e9, 300e9, "rae2021scaling"),

@@ -17,7 +17,7 @@ from knobs.views import PALETTE, View
 STEPS = 200  # Adam steps, the learning rate decaying linearly to zero
 BATCH = 96  # pairs per step: every model processes STEPS x BATCH = 19,200 pairs, whatever its data size
 LR = 0.01
-RECORD_EVERY = 20  # the sweep records its learning curves this often
+RECORD_EVERY = 25  # the sweep records its learning curves this often (the twin's frames fall on these steps)
 
 SHAPES = {hidden: {"embed_dim": d, "hidden": hidden, "layers": 1} for d, hidden in scale.SWEEP_SHAPES}
 DATA_COLORS = {"1/16 farm": PALETTE[5], "1/4 farm": PALETTE[1], "1 farm": PALETTE[0], "8 farms": PALETTE[2]}
@@ -46,11 +46,9 @@ def scale_sweep(progress: bool | None = None) -> scale.SweepResult:
 
 def entropy_floor() -> float:
     """The lowest loss any 4-word-context model can reach on the farm language (counted from all 36k words)."""
-    if "floor" not in _cache:
-        from knobs import data
+    from knobs import data
 
-        _cache["floor"] = scale.conditional_entropy(data.load_corpus("farm_more").tokens, scale_data().context)
-    return _cache["floor"]
+    return scale.conditional_entropy(data.load_corpus("farm_more").tokens, scale_data().context)
 
 
 def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> scale.SweepResult:
@@ -126,6 +124,7 @@ class SweepCurvesView(View):
                 self.ax.plot(self.sweep.steps, self.sweep.val[s, k], color="#999999", lw=0.8, zorder=1)
             for line in (self.val_line, self.train_line):
                 line.set_color(color)
+            self.ax.legend(fontsize=7, loc="upper right")  # again, so its swatches take the new colour
             self.drawn = True
         self.val_line.set_data(history.steps, history.metrics["val_loss"])
         self.train_line.set_data(history.steps[1:], history.metrics["train_loss"][1:])
