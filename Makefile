@@ -25,7 +25,10 @@ venv: $(STAMP)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The execution cache and Sphinx key on notebook files only: drop both when the knobs library changes.
 book: $(STAMP)
+	@mkdir -p $(BUILD); h=$$(cat $$(find lib -name '*.py' -o -name '*.txt' -o -name '*.js' -o -name '*.json' | sort) | sha1sum); \
+	  if [ "$$h" != "$$(cat $(BUILD)/.knobs-hash 2>/dev/null)" ]; then rm -rf $(BUILD)/.jupyter_cache $(BUILD)/.doctrees; echo "$$h" > $(BUILD)/.knobs-hash; fi
 	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 test-lib: $(STAMP)
