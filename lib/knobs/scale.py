@@ -439,7 +439,8 @@ def capacity_sweep(d: ScaleData, shapes=SWEEP_SHAPES, sizes=None, *, steps: int 
     groups = list(small.values()) + [[i] for i in range(len(shapes)) if not any(i in g for g in small.values())]
     started, runs, finals = time.perf_counter(), {}, {}
     with single_thread():
-        for group in tqdm(groups, desc="training every size on every data size", disable=not progress):
+        # tqdm's notebook bar can leave a widget behind even when disabled, so skip it entirely without progress
+        for group in tqdm(groups, desc="training every size on every data size") if progress else groups:
             members = [make_lm(V, seed=seed, context=d.context, **shapes[i]) for i in group for _ in sizes]
             pad = (max(shapes[i]["embed_dim"] for i in group), max(shapes[i]["hidden"] for i in group))
             stack = StackedLM(members, pad_to=pad if len(group) > 1 else None)
