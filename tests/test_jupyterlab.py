@@ -133,7 +133,7 @@ def test_live_lab_in_jupyterlab(chromium, jupyterlab, screenshots):
         # a fresh JupyterLab may ask which kernel to start (the notebook's own, Python 3, is preselected)
         choose = page.locator(".jp-Dialog", has_text="Select Kernel")
         try:
-            choose.wait_for(timeout=10_000)
+            choose.wait_for(timeout=30_000)
             choose.locator("button", has_text="Select").click()
         except PlaywrightTimeout:
             pass

@@ -92,7 +92,7 @@ def test_quizzes_answer_right_and_wrong_offline(built_html):
                 page.goto(path.as_uri())
                 box = page.locator(f"#knobsquiz{key}")
                 questions = quiz.load_questions(key)
-                box.locator(".Quiz").nth(len(questions) - 1).wait_for(timeout=10_000)
+                box.locator(".Quiz").nth(len(questions) - 1).wait_for(timeout=30_000)
                 assert box.locator(".Quiz").count() == len(questions)
                 _answer_a_choice_question(box, questions)
                 _answer_a_numeric_question(box, questions)
