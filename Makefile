@@ -7,12 +7,13 @@ BUILD := _build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export MPLBACKEND := Agg
 
-.PHONY: help venv book test test-lib test-notebooks test-html test-browser bench student clean freeze browser npm
+.PHONY: help venv book test test-lib test-notebooks test-html test-browser test-student bench student clean freeze browser npm
 
 help:
 	@echo "make book   build the HTML book into $(BUILD)/html (executes every notebook)"
 	@echo "make test   the whole test suite: library, notebooks (nbval), built HTML, browser, JupyterLab"
 	@echo "make bench  runtimes, live-lab frame times and page sizes -> $(BUILD)/bench.json"
+	@echo "make student  the student edition (no solutions) -> $(BUILD)/student/ and $(BUILD)/student.zip"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,7 +42,7 @@ book: $(STAMP)
 	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 test-lib: $(STAMP)
-	$(PY) -m pytest tests -m "not html and not browser" -q
+	$(PY) -m pytest tests -m "not html and not browser and not student" -q
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
@@ -59,6 +60,15 @@ test: $(STAMP) browser
 
 bench: book
 	$(PY) tools/bench.py --out $(BUILD)/bench.json
+	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going -q   # the teacher's guide shows these numbers
+
+# The student edition: every chapter without its solution cells, into $(BUILD)/student/ and $(BUILD)/student.zip.
+student: $(STAMP)
+	$(PY) tools/student.py --out $(BUILD)/student
+
+# Run each student notebook as a student would: blank, then with the reference solutions filled in.
+test-student: $(STAMP)
+	$(PY) -m pytest tests -m student -q
 
 freeze: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/' > constraints.txt

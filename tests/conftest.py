@@ -10,6 +10,7 @@ HTML = ROOT / "_build" / "html"
 def pytest_configure(config):
     config.addinivalue_line("markers", "html: needs the built book in _build/html (make book)")
     config.addinivalue_line("markers", "browser: drives Debian's chromium through Playwright")
+    config.addinivalue_line("markers", "student: runs the student edition in a kernel (make test-student)")
 
 
 @pytest.fixture(scope="session")

@@ -155,13 +155,20 @@ def hidden_activations(model, X: torch.Tensor) -> torch.Tensor:
         return torch.tanh(model.hidden(model.embed(X).flatten(1)))  # (N, hidden)
 
 
-def linear_probe(features: torch.Tensor, labels: torch.Tensor, steps: int = 300, seed: int = 0) -> float:
-    """Held-out accuracy of a logistic-regression probe reading `labels` from `features` (half train, half test)."""
+def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_mask: torch.Tensor | None = None,
+                 steps: int = 300, seed: int = 0) -> float:
+    """Held-out accuracy of a logistic-regression probe reading `labels` from `features`.
+
+    `test_mask` marks the held-out rows (default: a random half).
+    """
     if len(features) != len(labels) or len(labels) < 4:
         raise ValueError("features and labels must have the same length (at least 4)")
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(labels), generator=generator)
-    train_idx, test_idx = order[: len(order) // 2], order[len(order) // 2:]
+    if test_mask is None:
+        generator = torch.Generator().manual_seed(seed)
+        test_mask = torch.zeros(len(labels), dtype=torch.bool)
+        test_mask[torch.randperm(len(labels), generator=generator)[: len(labels) // 2]] = True
+    train_idx, test_idx = (~test_mask).nonzero().squeeze(1), test_mask.nonzero().squeeze(1)
+    torch.manual_seed(seed)
     probe = torch.nn.Linear(features.shape[1], int(labels.max()) + 1)
     opt = torch.optim.Adam(probe.parameters(), lr=0.05)
     for _ in range(steps):
