@@ -246,7 +246,10 @@ def test_no_serious_accessibility_violations(chromium, built_html, path, mode):
         page = tab.open(built_html / path)
         assert page.evaluate("document.documentElement.dataset.theme") == mode
         page.add_script_tag(path=str(AXE))
-        results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+        # every rule in light mode; in dark mode only what a colour mode changes (contrast), to save time
+        options = {"resultTypes": ["violations"]} | (
+            {"runOnly": {"type": "rule", "values": ["color-contrast"]}} if mode == "dark" else {})
+        results = page.evaluate("options => axe.run(document, options)", options)
     finally:
         tab.close()
     serious = [f"{v['id']} ({v['impact']}): {v['help']}: " + "; ".join(

@@ -119,6 +119,7 @@ def losses(status: str) -> tuple[int, float]:
 
 
 def test_live_lab_in_jupyterlab(chromium, jupyterlab, screenshots):
+    (screenshots / "jupyterlab-failure.png").unlink(missing_ok=True)  # only a failure of this run leaves one
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     outside = []
