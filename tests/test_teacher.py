@@ -260,3 +260,14 @@ def test_dependency_map_draws_every_chapter_and_edge():
     assert "chapter 4 (Topic 4) needs chapter 1 and is helped by chapter 2" in alt
     png_real, alt_real = draw_dependency_map(teacher.chapters(ROOT))
     assert all(f"chapter {i.number} ({i.title})" in alt_real for i in teacher.chapters(ROOT))
+
+
+def test_runtime_rows_read_the_benchmark():
+    from knobs.teacher_sphinx import bench_rows
+
+    bench = {"notebooks": {"01_x": {"seconds": 12.345}, "02_x": {"seconds": 25.0}},
+             "labs": {"ch01-a": {"frame_ms_median": 9.87}, "ch01-b": {"frame_ms_median": 4.0},
+                      "ch010-z": {"frame_ms_median": 1.0}},
+             "pages": {"notebooks/01_x.html": {"bytes": 1024 ** 2}}}
+    assert bench_rows([_info(1), _info(2), _info(3)], bench) == [
+        ["12.3 s", "9.9 ms, 4.0 ms", "1.00 MB"], ["25.0 s (over budget)", "—", "—"], ["not measured yet", "—", "—"]]

@@ -219,6 +219,20 @@ def _table(headers: list[str], rows: list[list[nodes.Node | str]]) -> nodes.tabl
     return table
 
 
+def bench_rows(infos: list[teacher.ChapterInfo], bench: dict) -> list[list[str]]:
+    """Per chapter, from make bench's results: [runtime, live-lab frame medians, page size]."""
+    rows = []
+    for info in infos:
+        seconds = bench.get("notebooks", {}).get(info.stem, {}).get("seconds")
+        frames = [r["frame_ms_median"] for name, r in bench.get("labs", {}).items() if name.startswith(info.key + "-")]
+        page = bench.get("pages", {}).get(f"{info.docname}.html", {}).get("bytes")
+        runtime = "not measured yet" if seconds is None else (
+            f"{seconds:.1f} s" + ("" if seconds <= BUDGET_SECONDS else " (over budget)"))
+        rows.append([runtime, ", ".join(f"{f:.1f} ms" for f in frames) or "—",
+                     f"{page / 1024 ** 2:.2f} MB" if page else "—"])
+    return rows
+
+
 def fill_runtime_tables(app, doctree, fromdocname):
     env = app.env
     tables = list(doctree.findall(runtime_table))
@@ -244,16 +258,7 @@ def fill_runtime_tables(app, doctree, fromdocname):
         intro = (f"Measured by `make bench` on {when}: each chapter top to bottom in a fresh kernel, the way a learner "
                  f"runs it (live labs), kernel start excluded; the live-lab frame is one Play step (train a chunk, "
                  f"redraw, encode), median of 60. The budget is {BUDGET_SECONDS:.0f} s per chapter.")
-        rows = []
-        for info in infos:
-            seconds = bench.get("notebooks", {}).get(info.stem, {}).get("seconds")
-            frames = [r["frame_ms_median"] for name, r in bench.get("labs", {}).items() if name.startswith(info.key)]
-            page = bench.get("pages", {}).get(f"{info.docname}.html", {}).get("bytes")
-            rows.append([chapter_cell(info),
-                         f"{seconds:.1f} s" + ("" if seconds <= BUDGET_SECONDS else " (over budget)") if seconds is not None
-                         else "not measured yet",
-                         ", ".join(f"{f:.1f} ms" for f in frames) or "—",
-                         f"{page / 1024 ** 2:.2f} MB" if page else "—"])
+        rows = [[chapter_cell(info), *cells] for info, cells in zip(infos, bench_rows(infos, bench))]
         table = _table(["chapter", "runs top to bottom", "live-lab frame (median)", "HTML page"], rows)
     else:
         intro = ("`make bench` has not been run for this build, so these are the times this book build took to execute "
