@@ -52,22 +52,18 @@ def test_page_stays_small(built_html):
 
 
 @pytest.mark.browser
-def test_twin_answers_its_sliders_in_a_browser(built_html):
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page()
-            page.goto((built_html / PAGE).as_uri())
-            twin = page.locator(".knobs-twin")
-            image = twin.locator("img.knobs-twin-frame")
-            first = image.get_attribute("src")
-            sliders = twin.locator('input[type="range"]')
-            assert sliders.count() >= 2
-            sliders.nth(1).focus()
-            page.keyboard.press("ArrowLeft")  # 1 farm -> 1/4 farm
-            assert image.get_attribute("src") != first
-            assert "1/4 farm" in image.get_attribute("alt")
-        finally:
-            browser.close()
+def test_twin_answers_its_sliders_in_a_browser(chromium, built_html):
+    page = chromium.new_page()
+    try:
+        page.goto((built_html / PAGE).as_uri())
+        twin = page.locator(".knobs-twin")
+        image = twin.locator("img.knobs-twin-frame")
+        first = image.get_attribute("src")
+        sliders = twin.locator('input[type="range"]')
+        assert sliders.count() >= 2
+        sliders.nth(1).focus()
+        page.keyboard.press("ArrowLeft")  # 1 farm -> 1/4 farm
+        assert image.get_attribute("src") != first
+        assert "1/4 farm" in image.get_attribute("alt")
+    finally:
+        page.close()
