@@ -28,7 +28,7 @@ def draw_surface(ax, lines: int = 7) -> None:
     grid = np.linspace(*descent.BOX, 160)
     T1, T2 = np.meshgrid(grid, grid)
     Z = descent.surface(T1, T2) - descent.surface(*descent.minima()[0])  # loss above the global minimum
-    ax.imshow(np.log10(Z + 0.02), extent=(*descent.BOX, *descent.BOX), origin="lower", cmap="Blues_r", alpha=0.6,
+    ax.imshow(np.log10(Z + 0.02), extent=(*descent.BOX, *descent.BOX), origin="lower", cmap="cividis", alpha=0.6,
               interpolation="bilinear", aspect="auto")
     ax.contour(T1, T2, Z, levels=np.geomspace(0.05, 30, lines), colors="white", linewidths=0.6)
     best, local = descent.minima()
