@@ -307,13 +307,19 @@ def test_exercise_rows():
 
 def test_exercise_cosine():
     from knobs.check import check
+    from knobs.exercises.ch04 import cosine_vectors
 
-    assert check("ch04.cosine", lambda a, b: (a @ b) / (a.norm() * b.norm())).ok
-    assert "dot product" in check("ch04.cosine", lambda a, b: a @ b).message
-    assert "both vectors" in check("ch04.cosine", lambda a, b: a @ b / a.norm()).message
-    assert "distance" in check("ch04.cosine", lambda a, b: 1 - (a @ b) / (a.norm() * b.norm())).message
-    assert "raised" in check("ch04.cosine", lambda a, b: a @ torch.ones(99)).message
-    assert "Replace the ..." in check("ch04.cosine", lambda a, b: ...).message  # learner's error: no traceback
+    u, v = cosine_vectors()
+    right = (u @ v) / (u.norm() * v.norm())
+    assert check("ch04.cosine", right).ok and check("ch04.cosine", float(right)).ok  # a tensor or a float
+    assert "dot product" in check("ch04.cosine", float(u @ v)).message
+    assert "both vectors" in check("ch04.cosine", float(u @ v / u.norm())).message
+    assert "distance" in check("ch04.cosine", 1 - float(right)).message
+    assert "sign" in check("ch04.cosine", -float(right)).message
+    assert "angle" in check("ch04.cosine", float(torch.rad2deg(torch.acos(right)))).message
+    assert "between −1 and 1" in check("ch04.cosine", -1.5).message
+    wrong = check("ch04.cosine", 0.5)
+    assert not wrong.ok and f"{float(right):.2f}" not in wrong.message and f"{float(right):.3f}" not in wrong.message
 
 
 def test_exercise_share():
