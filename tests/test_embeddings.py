@@ -320,6 +320,11 @@ def test_exercise_cosine():
     assert "between −1 and 1" in check("ch04.cosine", -1.5).message
     wrong = check("ch04.cosine", 0.5)
     assert not wrong.ok and f"{float(right):.2f}" not in wrong.message and f"{float(right):.3f}" not in wrong.message
+    # a function of two vectors is accepted too, and a blank one is "not answered", not wrong
+    assert check("ch04.cosine", lambda a, b: (a @ b) / (a.norm() * b.norm())).ok
+    assert "dot product" in check("ch04.cosine", lambda a, b: a @ b).message
+    assert not check("ch04.cosine", lambda a, b: ...).answered
+    assert "raised" in check("ch04.cosine", lambda a, b: a @ torch.ones(99)).message
 
 
 def test_exercise_share():

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from knobs.check import direction_hint, exercise, is_close
+from knobs.check import NotAnswered, direction_hint, exercise, is_close
 from knobs.embeddings import embedding_share
 from knobs.models import GPT2Config
 
@@ -54,8 +54,15 @@ def _number(answer) -> float:
 
 @exercise("ch04.cosine")
 def check_cosine(answer):
-    value = _number(answer)
     u, v = (t.double() for t in cosine_vectors())
+    if callable(answer):  # a function of two vectors works too: it is asked about u and v
+        try:
+            answer = answer(u.clone(), v.clone())
+        except Exception as error:  # the learner's own code: report, never a traceback
+            return False, f"Your function raised {type(error).__name__}: {error}. It should take two 1-D tensors."
+        if answer is ...:
+            raise NotAnswered("Replace the ... in your function with your code, then run the cell again.")
+    value = _number(answer)
     expected = float(torch.nn.functional.cosine_similarity(u, v, dim=0))
     dot, nu, nv = float(u @ v), float(u.norm()), float(v.norm())
     if math.isclose(value, expected, rel_tol=1e-3):
