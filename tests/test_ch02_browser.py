@@ -5,15 +5,11 @@ pytestmark = [pytest.mark.html, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def page(built_html):
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
-        page.goto((built_html / "notebooks" / "02_backprop.html").as_uri())
-        yield page
-        browser.close()
+def page(built_html, chromium):
+    page = chromium.new_page()  # the suite's one Playwright session (tests/conftest.py)
+    page.goto((built_html / "notebooks" / "02_backprop.html").as_uri())
+    yield page
+    page.close()
 
 
 def set_knob(twin, label, index):

@@ -167,12 +167,9 @@ def test_page_has_the_twin_glued_numbers_and_citations(built_html):
 
 @pytest.mark.html
 @pytest.mark.browser
-def test_twin_answers_its_knobs_in_a_browser(built_html):
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
+def test_twin_answers_its_knobs_in_a_browser(built_html, chromium):
+    page = chromium.new_page()  # the suite's one Playwright session (tests/conftest.py)
+    try:
         page.goto((built_html / PAGE).as_uri())
         twin = page.locator(".knobs-twin").first
         image = twin.locator("img.knobs-twin-frame")
@@ -180,4 +177,5 @@ def test_twin_answers_its_knobs_in_a_browser(built_html):
         twin.locator("select").first.select_option(label="structured")
         after = image.get_attribute("src"), image.get_attribute("alt")
         assert after[0] != before[0] and "structured" in after[1]
-        browser.close()
+    finally:
+        page.close()

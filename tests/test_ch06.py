@@ -90,23 +90,18 @@ def test_built_page_has_the_twin_figures_alt_text_and_no_errors(built_html):
 
 @pytest.mark.html
 @pytest.mark.browser
-def test_twin_knobs_change_the_frame_in_a_real_browser(built_html):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    page_url = (built_html / "notebooks" / "06_quantization.html").as_uri()
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page()
-            page.goto(page_url)
-            twin = page.locator(".knobs-twin")
-            image = twin.locator("img.knobs-twin-frame")
-            assert "bits per weight 2, one scale per tensor" in image.get_attribute("alt")
-            twin.locator("input[type=range]").first.focus()
-            page.keyboard.press("ArrowRight")  # keyboard operable: 2 -> 3 bits
-            assert "bits per weight 3" in image.get_attribute("alt")
-            twin.locator("select").select_option("channel")
-            alt = image.get_attribute("alt")
-            assert "one scale per channel" in alt and "Step 0 of" in alt
-        finally:
-            browser.close()
+def test_twin_knobs_change_the_frame_in_a_real_browser(built_html, chromium):
+    page = chromium.new_page()  # the suite's one Playwright session (tests/conftest.py)
+    try:
+        page.goto((built_html / "notebooks" / "06_quantization.html").as_uri())
+        twin = page.locator(".knobs-twin")
+        image = twin.locator("img.knobs-twin-frame")
+        assert "bits per weight 2, one scale per tensor" in image.get_attribute("alt")
+        twin.locator("input[type=range]").first.focus()
+        page.keyboard.press("ArrowRight")  # keyboard operable: 2 -> 3 bits
+        assert "bits per weight 3" in image.get_attribute("alt")
+        twin.locator("select").select_option("channel")
+        alt = image.get_attribute("alt")
+        assert "one scale per channel" in alt and "Step 0 of" in alt
+    finally:
+        page.close()

@@ -50,31 +50,26 @@ def jupyterlab(tmp_path):
         server.wait(timeout=30)
 
 
-def test_quiz_works_in_jupyterlab_without_network(jupyterlab):
-    from playwright.sync_api import sync_playwright
-
+def test_quiz_works_in_jupyterlab_without_network(jupyterlab, chromium):
     question = quiz.load_questions("ch01")[1]
     right = next(a for a in question["answers"] if a["correct"])
     wrong = next(a for a in question["answers"] if not a["correct"])
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
-            external = []
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("http://127.0.0.1", "ws:", "data:"))
-                       else (external.append(r.request.url), r.abort()))
-            page.goto(jupyterlab, timeout=120_000)
-            page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=180_000)  # kernel ready
-            page.get_by_text("Run", exact=True).first.click()  # the menu, as a learner would
-            page.get_by_text("Run All Cells", exact=True).first.click()
-            card = page.locator("#knobsquizch01 .Quiz").nth(1)
-            card.wait_for(timeout=180_000)
-            card.locator("label.MCButton", has_text=wrong["answer"]).click()
-            assert card.locator(".Feedback").inner_text().strip() == wrong["feedback"]
-            card.locator("label.MCButton", has_text=right["answer"]).click()
-            assert card.locator(".Feedback").inner_text().strip() == right["feedback"]
-            assert "correct" in card.locator(".Feedback").get_attribute("class").split()
-            assert external == []
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 1200, "height": 1000})  # the suite's one Playwright session
+    try:
+        external = []
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("http://127.0.0.1", "ws:", "data:"))
+                   else (external.append(r.request.url), r.abort()))
+        page.goto(jupyterlab, timeout=120_000)
+        page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=180_000)  # kernel ready
+        page.get_by_text("Run", exact=True).first.click()  # the menu, as a learner would
+        page.get_by_text("Run All Cells", exact=True).first.click()
+        card = page.locator("#knobsquizch01 .Quiz").nth(1)
+        card.wait_for(timeout=180_000)
+        card.locator("label.MCButton", has_text=wrong["answer"]).click()
+        assert card.locator(".Feedback").inner_text().strip() == wrong["feedback"]
+        card.locator("label.MCButton", has_text=right["answer"]).click()
+        assert card.locator(".Feedback").inner_text().strip() == right["feedback"]
+        assert "correct" in card.locator(".Feedback").get_attribute("class").split()
+        assert external == []
+    finally:
+        page.close()

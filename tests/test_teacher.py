@@ -104,6 +104,30 @@ def test_wrong_variants_are_wrong_and_of_the_same_form():
     assert mixed == [{"a": "hyperparameter", "b": "hyperparameter"}]  # one item put in the other class
     assert torch.equal(teacher.wrong_variants(torch.ones(2))[0], torch.full((2,), 3.0))
     assert teacher.wrong_variants(object()) == []
+    assert teacher.wrong_variants("LoRA", ("LoRA", "full fine-tune")) == ["full fine-tune"]  # the other choices
+
+
+def test_audit_meets_wrong_answers_inside_a_checkers_allowed_range():
+    @check.exercise("ch99.fraction")
+    def fraction(answer):
+        if not 0 < answer <= 1:
+            raise ValueError("give a number in (0, 1]")
+        return answer == 0.6, "Too high." if answer > 0.6 else "Too low."
+
+    @check.exercise("ch99.pick", choices=("red", "green"))
+    def pick(answer):
+        return check.one_of(answer, ("red", "green")) == "green", "Red is the other one."
+
+    try:
+        for exercise_id, right in (("ch99.fraction", 0.6), ("ch99.pick", "green")):
+            report = teacher.audit_exercise(exercise_id, right)
+            in_form = [w for w in report["wrong"] if w["in_form"]]
+            assert in_form and not any(w["ok"] for w in report["wrong"]), report
+        assert "answer with one of ('red', 'green')" in check.check("ch99.pick", "blue").message
+    finally:
+        for exercise_id in ("ch99.fraction", "ch99.pick"):
+            check.REGISTRY.pop(exercise_id)
+            check.CHOICES.pop(exercise_id, None)
 
 
 def test_revealing_forms_cover_the_ways_a_number_is_printed():

@@ -85,30 +85,26 @@ def _chapter_quiz_pages(html_root):
 def test_quizzes_answer_right_and_wrong_offline(built_html, chromium):
     pages = _chapter_quiz_pages(built_html)
     assert len(pages) == len(teacher.chapter_paths(ROOT)), "every chapter page shows its quiz"
-    browser = chromium  # one Playwright session per test run (a second sync session fails inside the first)
-    if True:
-        try:
-            for path, key in pages:
-                page = browser.new_page()
-                external, errors = [], []
-                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                           else (external.append(route.request.url), route.abort()))
-                page.on("pageerror", lambda error: errors.append(f"{error.message}\n{error.stack}"))
-                page.goto(path.as_uri())
-                box = page.locator(f"#knobsquiz{key}")
-                questions = quiz.load_questions(key)
-                box.locator(".Quiz").nth(len(questions) - 1).wait_for(timeout=30_000)
-                assert box.locator(".Quiz").count() == len(questions)
-                _answer_a_choice_question(box, questions)
-                _answer_a_numeric_question(box, questions)
-                page.wait_for_timeout(700)  # JupyterQuiz typesets 500 ms after rendering: it must not fetch MathJax
-                assert not [u for u in external if "mathjax@3/es5/tex-svg" in u], external
-                # errors thrown by the page's inline scripts, where the quiz lives (e.g. JupyterQuiz reading
-                # MathJax.version[0] before MathJax has loaded); other scripts' errors are not the quiz's
-                assert not [e for e in errors if path.name in e], errors
-                page.close()
-        finally:
-            pass  # the shared browser is closed by its fixture
+    # one Playwright session per test run (a second sync session fails inside the first)
+    for path, key in pages:
+        page = chromium.new_page()
+        external, errors = [], []
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                   else (external.append(route.request.url), route.abort()))
+        page.on("pageerror", lambda error: errors.append(f"{error.message}\n{error.stack}"))
+        page.goto(path.as_uri())
+        box = page.locator(f"#knobsquiz{key}")
+        questions = quiz.load_questions(key)
+        box.locator(".Quiz").nth(len(questions) - 1).wait_for(timeout=30_000)
+        assert box.locator(".Quiz").count() == len(questions)
+        _answer_a_choice_question(box, questions)
+        _answer_a_numeric_question(box, questions)
+        page.wait_for_timeout(700)  # JupyterQuiz typesets 500 ms after rendering: it must not fetch MathJax
+        assert not [u for u in external if "mathjax@3/es5/tex-svg" in u], external
+        # errors thrown by the page's inline scripts, where the quiz lives (e.g. JupyterQuiz reading
+        # MathJax.version[0] before MathJax has loaded); other scripts' errors are not the quiz's
+        assert not [e for e in errors if path.name in e], errors
+        page.close()
 
 
 def _answer_a_choice_question(box, questions):

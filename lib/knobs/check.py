@@ -12,17 +12,28 @@ import importlib
 import math
 
 REGISTRY: dict[str, callable] = {}
+CHOICES: dict[str, tuple[str, ...]] = {}  # the allowed answers of multiple-choice exercises (for the audit)
 
 
 class NotAnswered(Exception):
     """Raised by a checker when the answer is still the blank template (e.g. a function returning ...)."""
 
 
-def exercise(exercise_id: str):
+def exercise(exercise_id: str, choices: tuple[str, ...] | None = None):
+    """Register a checker; `choices` lists the allowed answers of a multiple-choice exercise."""
     def register(checker):
         REGISTRY[exercise_id] = checker
+        if choices:
+            CHOICES[exercise_id] = tuple(choices)
         return checker
     return register
+
+
+def one_of(answer, choices: tuple[str, ...]) -> str:
+    """The answer if it is one of `choices`, else a ValueError that lists them (a hint, never a traceback)."""
+    if answer not in choices:
+        raise ValueError(f"answer with one of {choices}")
+    return answer
 
 
 class CheckResult:

@@ -250,8 +250,13 @@ def write_student_edition(out_dir: Path | str, root: Path | str = ROOT) -> tuple
 
 # --- exercise audits (run inside the chapter's kernel, after its solution) ------------------------------
 
-def wrong_variants(right) -> list:
-    """Plausible wrong answers of the same form as a right one (audit: each must get a hint)."""
+def wrong_variants(right, choices: tuple = ()) -> list:
+    """Plausible wrong answers of the same form as a right one (audit: each must get a hint).
+
+    `choices` are the allowed answers of a multiple-choice exercise: its wrong variants are the other choices.
+    Numbers get near misses (half, one and a half times) before far ones, so a checker that only accepts
+    a range, such as (0, 1], still meets a wrong answer inside it.
+    """
     import numpy as np
 
     if isinstance(right, bool):
@@ -259,9 +264,10 @@ def wrong_variants(right) -> list:
     if isinstance(right, int):
         return [v for v in dict.fromkeys([right + 1, right - 1, 2 * right, 0 if right else 1]) if v != right]
     if isinstance(right, float):
-        return [v for v in (right * 2 + 1, -right - 1, right / 2 - 1) if math.isfinite(v) and v != right]
+        near_and_far = (right / 2, right * 1.5, right * 2 + 1, -right - 1)
+        return [v for v in dict.fromkeys(near_and_far) if math.isfinite(v) and v != right]
     if isinstance(right, str):
-        return ["certainly not this"]
+        return [c for c in choices if c != right] or ["certainly not this"]
     if isinstance(right, dict) and right:
         values = list(dict.fromkeys(str(v) for v in right.values()))
         first = next(iter(right))
@@ -301,15 +307,17 @@ def _revealing_forms(right) -> list[str]:
 
 def audit_exercise(exercise_id: str, right) -> dict:
     """Check a right answer and a few wrong ones; report what a learner would read (JSON-able)."""
-    from knobs.check import check
+    from knobs.check import CHOICES, check
 
     result = check(exercise_id, right)
     report = {"id": exercise_id, "right_ok": result.ok, "right_message": result.message,
               "revealing": _revealing_forms(right), "wrong": []}
-    for wrong in wrong_variants(right):
+    for wrong in wrong_variants(right, CHOICES.get(exercise_id, ())):
         res = check(exercise_id, wrong)
+        # an answer outside the allowed range is told the expected form, not given a hint about the content
+        in_form = "could not be checked" not in res.message
         report["wrong"].append({"answer": repr(wrong)[:200], "ok": res.ok, "answered": res.answered,
-                                "message": res.message, "shown": str(res)})
+                                "in_form": in_form, "message": res.message, "shown": str(res)})
     return report
 
 

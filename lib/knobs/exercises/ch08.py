@@ -1,5 +1,5 @@
 """Chapter 8 exercises: counting LoRA's trainable parameters, and what forgetting means."""
-from knobs.check import direction_hint, exercise, is_close
+from knobs.check import direction_hint, exercise, is_close, one_of
 from knobs.lora import gpt2_lora_count, lora_parameter_count
 from knobs.models import GPT2Config
 
@@ -30,12 +30,13 @@ def check_gpt2_fraction(answer):
     return False, direction_hint(answer, expected) + " Use gpt2_lora_count and the tied GPT-2 total."
 
 
-@exercise("ch08.forgetting")
+FORGETTING_CHOICES = ("from scratch", "full fine-tune", "freeze embeddings", "output layer only", "LoRA")
+
+
+@exercise("ch08.forgetting", choices=FORGETTING_CHOICES)
 def check_forgetting(answer):
     """Which strategy leaves the original model's predictions exactly recoverable?"""
-    options = ("from scratch", "full fine-tune", "freeze embeddings", "output layer only", "LoRA")
-    if answer not in options:
-        raise ValueError(f"answer with one of {options}")
+    one_of(answer, FORGETTING_CHOICES)
     if answer == "LoRA":
         return True, "Switch the adapters off and every pretrained number is exactly as it was."
     if answer == "output layer only":

@@ -1,5 +1,5 @@
 """Chapter 9 exercises: compute the bias score, read an output row, judge a mitigation."""
-from knobs.check import exercise, is_close
+from knobs.check import exercise, is_close, one_of
 
 
 @exercise("ch09.bias_score")
@@ -15,12 +15,13 @@ def check_bias_score(answer):
     return False, "Use the formula in the chapter: average, over the two jobs, of P(favoured) − P(other)."
 
 
-@exercise("ch09.mitigation")
+MITIGATION_CHOICES = ("none", "counterfactual data", "project out direction")
+
+
+@exercise("ch09.mitigation", choices=MITIGATION_CHOICES)
 def check_mitigation(answer):
     """Which mitigation removed the next-word bias in the lab: none, counterfactual data, project out direction?"""
-    options = ("none", "counterfactual data", "project out direction")
-    if answer not in options:
-        raise ValueError(f"answer with one of {options}")
+    one_of(answer, MITIGATION_CHOICES)
     if answer == "counterfactual data":
         return True, "Balancing the data removed what the parameters could learn; projecting a direction did not."
     if answer == "project out direction":
@@ -28,7 +29,7 @@ def check_mitigation(answer):
     return False, "With no mitigation the bias follows the skew."
 
 
-@exercise("ch09.probe_control")
+@exercise("ch09.probe_control", choices=("a", "b", "c"))
 def check_probe_control(answer):
     """Why train the same probe on an untrained model's activations?"""
     key = str(answer).strip().lower()
