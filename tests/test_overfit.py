@@ -59,10 +59,24 @@ def test_train_curve_refuses_bad_settings(curve):
         next(overfit.train_curve(model, curve, "L2", 200.0))  # lr × λ ≥ 1 would flip the weights' sign
 
 
-def test_sweep_lambda_gives_one_row_per_strength(curve):
-    finals = overfit.sweep_lambda(curve, "L2", [0.1, 30.0], steps=100, progress=False)
-    assert [s.info["lam"] for s in finals] == [0.1, 30.0]
-    assert finals[1].metrics["train_loss"] > finals[0].metrics["train_loss"]  # stronger penalty, worse train fit
+@pytest.mark.parametrize("kind", ["L2", "L1"])
+def test_batched_sweep_trains_exactly_like_one_network_at_a_time(curve, kind):
+    lams = [0.1, 1.0, 30.0]
+    finals = overfit.sweep_lambda(curve, kind, lams, steps=60, progress=False)
+    assert [s.info["lam"] for s in finals] == lams
+    for lam, batched in zip(lams, finals):
+        *_, single = overfit.train_curve(overfit.make_curve_mlp(), curve, kind, lam, steps=60, every=60)
+        for name in single.params:
+            torch.testing.assert_close(batched.params[name], single.params[name], rtol=1e-4, atol=1e-5)
+    assert finals[2].metrics["train_loss"] > finals[0].metrics["train_loss"]  # stronger penalty, worse train fit
+    with pytest.raises(ValueError, match="lam"):
+        overfit.sweep_lambda(curve, kind, [0.1, -1.0], progress=False)
+
+
+def test_curve_forward_is_the_model_forward(curve):
+    model = overfit.make_curve_mlp()
+    params = dict(model.named_parameters())
+    torch.testing.assert_close(overfit.curve_forward(params, curve.grid), model(curve.grid))
 
 
 def test_fit_lm_early_stopping_restores_the_best_weights(farm):

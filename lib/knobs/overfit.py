@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from knobs import models
-from knobs.regularize import PENALTIES, AdamState, EarlyStopping, adam_step, param_groups, shrink_
+from knobs.regularize import PENALTIES, AdamState, EarlyStopping, adam_step, param_groups, shrink_, soft_threshold
 from knobs.train import Snapshot, take_snapshot
 
 
@@ -85,8 +85,32 @@ def make_curve_mlp(hidden: int = 32, seed: int = 0) -> CurveMLP:
 CURVE_WEIGHTS = ("hidden1.weight", "hidden2.weight", "out.weight")
 
 
+def curve_forward(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """CurveMLP's forward pass from a dict of tensors; with a leading (K, ...) dim it runs K networks at once."""
+    h = torch.tanh(x @ params["hidden1.weight"].mT + params["hidden1.bias"].unsqueeze(-2))  # ([K,] n, hidden)
+    h = torch.tanh(h @ params["hidden2.weight"].mT + params["hidden2.bias"].unsqueeze(-2))
+    return h @ params["out.weight"].mT + params["out.bias"].unsqueeze(-2)  # ([K,] n, 1)
+
+
+@torch.no_grad()
+def curve_snapshot(model: CurveMLP, data: CurveData, step: int, info: dict | None = None) -> Snapshot:
+    """Losses (mean squared error), the fraction of weights exactly zero and the fitted function, as a Snapshot."""
+    weights = model.weights()
+    metrics = {"train_loss": float(F.mse_loss(model(data.X), data.y)),
+               "val_loss": float(F.mse_loss(model(data.X_val), data.y_val)),
+               "zero_fraction": sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)}
+    return take_snapshot(model, step, metrics, {"fit": model(data.grid).squeeze(1).numpy(), **(info or {})})
+
+
+def _check_penalty(kind, lam, lr):
+    if kind not in PENALTIES:
+        raise ValueError(f"kind must be one of {PENALTIES}, got {kind!r}")
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam * lr < 1:
+        raise ValueError(f"lam must be 0 or more and below 1/lr = {1 / lr:g}, got {lam!r}")
+
+
 def train_curve(model: CurveMLP, data: CurveData, kind: str = "none", lam: float = 0.0, steps: int = 800,
-                lr: float = 0.01, every: int = 10):
+                lr: float = 0.005, every: int = 10):
     """Fit the curve with Adam, the penalty acting on the weight matrices only; yields Snapshots.
 
     kind "L2": AdamW with weight_decay=lam, i.e. w <- (1 - lr*lam) w each step, decoupled from Adam;
@@ -94,25 +118,14 @@ def train_curve(model: CurveMLP, data: CurveData, kind: str = "none", lam: float
     Snapshots carry metrics train_loss, val_loss (mean squared error), zero_fraction
     and info["fit"], the fitted function on data.grid.
     """
-    if kind not in PENALTIES:
-        raise ValueError(f"kind must be one of {PENALTIES}, got {kind!r}")
-    if not isinstance(lam, (int, float)) or not 0 <= lam * lr < 1:
-        raise ValueError(f"lam must be 0 or more and below 1/lr = {1 / lr:g}, got {lam!r}")
+    _check_penalty(kind, lam, lr)
     if not isinstance(steps, int) or steps < 1 or not isinstance(every, int) or every < 1:
         raise ValueError(f"steps and every must be whole numbers 1 or more, got {steps!r}, {every!r}")
     weights = model.weights()
-    opt = torch.optim.AdamW(param_groups(model, lam if kind == "L2" else 0.0), lr=lr)  # weight_decay 0 = Adam
+    # weight_decay 0 = plain Adam; fused: one kernel for all tensors, ~30% faster on tiny models
+    opt = torch.optim.AdamW(param_groups(model, lam if kind == "L2" else 0.0), lr=lr, fused=True)
 
-    def snapshot(step, train_loss):
-        with torch.no_grad():
-            zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
-            metrics = {"train_loss": train_loss, "val_loss": float(F.mse_loss(model(data.X_val), data.y_val)),
-                       "zero_fraction": zeros}
-            return take_snapshot(model, step, metrics, {"fit": model(data.grid).squeeze(1).numpy()})
-
-    with torch.no_grad():
-        first = snapshot(0, float(F.mse_loss(model(data.X), data.y)))
-    yield first  # never yield inside no_grad: the caller would run with gradients switched off
+    yield curve_snapshot(model, data, 0)
     for step in range(1, steps + 1):
         loss = F.mse_loss(model(data.X), data.y)
         opt.zero_grad(set_to_none=True)
@@ -121,23 +134,53 @@ def train_curve(model: CurveMLP, data: CurveData, kind: str = "none", lam: float
         if kind == "L1":
             shrink_(weights, "L1", lr * lam)
         if step % every == 0 or step == steps or not math.isfinite(loss.item()):
-            with torch.no_grad():  # the train loss of the weights as they now are (after the shrink)
-                snap = snapshot(step, float(F.mse_loss(model(data.X), data.y)))
+            snap = curve_snapshot(model, data, step)  # losses of the weights as they now are (after the shrink)
             yield snap
             if snap.diverged:
                 return
 
 
-def sweep_lambda(data: CurveData, kind: str, lams, steps: int = 800, seed: int = 0,
-                 progress: bool = True) -> list[Snapshot]:
-    """Train once per strength λ; the last Snapshot of each run, with its λ in snap.info["lam"]."""
+def sweep_lambda(data: CurveData, kind: str, lams, steps: int = 800, lr: float = 0.005,
+                 seed: int = 0, progress: bool = True) -> list[Snapshot]:
+    """Train one network per strength λ, the final Snapshot of each (its λ in snap.info["lam"]).
+
+    The same runs as `train_curve` (same start, same AdamW decay or proximal L1 step), but
+    all K networks are stacked along a leading dimension and trained at once: one batched
+    step costs about as much as one small one.
+    """
     from tqdm.auto import tqdm
 
+    lams = [float(lam) for lam in lams]
+    if not lams:
+        raise ValueError("lams must hold at least one strength")
+    for lam in lams:
+        _check_penalty(kind, lam, lr)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a whole number 1 or more, got {steps!r}")
+    start = make_curve_mlp(seed=seed)
+    K = len(lams)
+    params = {name: p.detach().repeat(K, *[1] * p.dim()).requires_grad_() for name, p in start.named_parameters()}
+    weights = [params[name] for name in CURVE_WEIGHTS]
+    shrink = (lr * torch.tensor(lams)).view(K, 1, 1)  # (K, 1, 1): lr × λ of each network
+    opt = torch.optim.Adam(params.values(), lr=lr, fused=True)
+    for _ in tqdm(range(steps), desc=f"{kind} sweep, {K} networks at once", disable=not progress):
+        # each network's own mean squared error; their sum keeps the gradients separate
+        loss = ((curve_forward(params, data.X) - data.y) ** 2).mean(dim=(1, 2)).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            if kind == "L2":  # AdamW's order: decay the weights, then add Adam's update
+                for w in weights:
+                    w.mul_(1 - shrink)
+            opt.step()
+            if kind == "L1":  # the proximal step after the Adam step
+                for w in weights:
+                    w.copy_(soft_threshold(w, shrink))
     finals = []
-    for lam in tqdm(list(lams), desc=f"{kind} sweep", disable=not progress):
-        *_, last = train_curve(make_curve_mlp(seed=seed), data, kind, float(lam), steps=steps, every=steps)
-        last.info["lam"] = float(lam)
-        finals.append(last)
+    for k, lam in enumerate(lams):
+        model = make_curve_mlp(seed=seed)
+        model.load_state_dict({name: p[k].detach() for name, p in params.items()})
+        finals.append(curve_snapshot(model, data, steps, {"lam": lam}))
     return finals
 
 
@@ -187,7 +230,7 @@ def fit_lm(model: nn.Module, X, y, X_val, y_val, steps: int = 600, lr: float = 0
     """
     if not isinstance(steps, int) or steps < 1 or not isinstance(every, int) or every < 1:
         raise ValueError(f"steps and every must be whole numbers 1 or more, got {steps!r}, {every!r}")
-    opt = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr)
+    opt = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, fused=True)
     generator = torch.Generator().manual_seed(seed)
     model.train()
     history = []

@@ -63,9 +63,15 @@ def l1_gradient(w: torch.Tensor, lam: float) -> torch.Tensor:
     return _check_lam(lam) * torch.sign(w)
 
 
-def soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
-    """The proximal step of an L1 penalty: move each weight `threshold` toward 0, stopping at exactly 0."""
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0:
+def soft_threshold(w: torch.Tensor, threshold) -> torch.Tensor:
+    """The proximal step of an L1 penalty: move each weight `threshold` toward 0, stopping at exactly 0.
+
+    `threshold` is a number, or a tensor that broadcasts against w (one per network in a sweep).
+    """
+    if isinstance(threshold, torch.Tensor):
+        if not bool((threshold >= 0).all()):
+            raise ValueError("threshold must be 0 or more everywhere")
+    elif isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0:
         raise ValueError(f"threshold must be a number 0 or more, got {threshold!r}")
     return torch.sign(w) * torch.clamp(w.abs() - threshold, min=0.0)
 

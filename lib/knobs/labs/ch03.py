@@ -102,7 +102,7 @@ class CurveLossView(View):
 
     title = "loss (mean squared error)"
 
-    def __init__(self, noise: float, low: float = 3e-3, high: float = 2.0):
+    def __init__(self, noise: float, low: float = 5e-4, high: float = 2.0):
         super().__init__()
         self.noise, self.low, self.high = noise, low, high
 
@@ -150,7 +150,7 @@ def penalty_lab() -> Lab:
         views=[lambda: FitView(data),
                lambda: WeightHistogramView(overfit.CURVE_WEIGHTS, total=n_weights),
                lambda: CurveLossView(data.noise)],
-        steps=800, every=10, twin_frames=5, figsize=(11.5, 2.9),
+        steps=800, every=5, twin_frames=5, figsize=(11.5, 2.9),
     )
 
 
