@@ -25,7 +25,7 @@ def test_page_has_the_twin_with_every_setting_and_alt_text(page_html):
     assert len(data["frames"]) == n_settings
     frames = [frame for run in data["frames"].values() for frame in run]
     assert len(frames) <= 64 and all(alt.startswith("L1 or L2") for _, alt in frames)
-    l1_last = data["frames"]["1,1"][-1][1]  # L1, λ = 0.3, last step
+    l1_last = data["frames"]["1,0"][-1][1]  # L1, λ = 0.3, last step
     assert "exactly zero" in l1_last and not re.search(r"\b0 \(0%\) exactly zero", l1_last)
 
 

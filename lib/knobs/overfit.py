@@ -141,7 +141,7 @@ def train_curve(model: CurveMLP, data: CurveData, kind: str = "none", lam: float
 
 
 def sweep_lambda(data: CurveData, kind: str, lams, steps: int = 800, lr: float = 0.005,
-                 seed: int = 0, progress: bool = True) -> list[Snapshot]:
+                 seed: int = 0, progress: bool | None = None) -> list[Snapshot]:
     """Train one network per strength λ, the final Snapshot of each (its λ in snap.info["lam"]).
 
     The same runs as `train_curve` (same start, same AdamW decay or proximal L1 step), but
@@ -150,6 +150,10 @@ def sweep_lambda(data: CurveData, kind: str, lams, steps: int = 800, lr: float =
     """
     from tqdm.auto import tqdm
 
+    from knobs.lab import static_mode
+
+    if progress is None:  # a bar for the learner; none in the built book, where it would be a stale 0%
+        progress = not static_mode()
     lams = [float(lam) for lam in lams]
     if not lams:
         raise ValueError("lams must hold at least one strength")

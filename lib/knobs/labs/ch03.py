@@ -144,7 +144,7 @@ def penalty_lab() -> Lab:
         title="L1 or L2: what a penalty does to the weights",
         controls=[
             Choice("kind", "penalty", ("none", "L1", "L2"), "none"),
-            Slider("lam", "strength λ", 0.01, 30.0, 0.1, log=True, twin=(0.1, 0.3, 1.0, 10.0)),
+            Slider("lam", "strength λ", 0.01, 30.0, 0.3, log=True, twin=(0.3, 1.0, 10.0)),
         ],
         run=penalty_run,
         views=[lambda: FitView(data),
