@@ -6,13 +6,16 @@ STAMP := $(VENV)/.installed
 BUILD := _build
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export MPLBACKEND := Agg
+# The book's models are tiny: one torch thread is as fast on an idle machine and 10x faster on a busy one.
+export OMP_NUM_THREADS := 1
 
-.PHONY: help venv book test test-lib test-notebooks test-html bench student clean freeze browser
+.PHONY: help venv book test test-lib test-notebooks test-html test-browser test-student bench student clean freeze browser npm
 
 help:
 	@echo "make book   build the HTML book into $(BUILD)/html (executes every notebook)"
-	@echo "make test   the whole test suite: library, notebooks (nbval), built HTML, browser"
+	@echo "make test   the whole test suite: library, notebooks (nbval), built HTML, browser, JupyterLab"
 	@echo "make bench  runtimes, live-lab frame times and page sizes -> $(BUILD)/bench.json"
+	@echo "make student  the student edition (no solutions) -> $(BUILD)/student/ and $(BUILD)/student.zip"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,15 +24,27 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 venv: $(STAMP)
 
+# MathJax (served with the HTML: no CDN) and axe-core (accessibility tests), pinned in package-lock.json.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+npm: $(NODE_MODULES)
+book: $(NODE_MODULES)
+
 # Debian's chromium for the browser tests (Playwright's own browser download does not work here).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The execution cache and Sphinx key on notebook files only: drop both when the knobs library changes.
 book: $(STAMP)
+	@mkdir -p $(BUILD); h=$$(cat $$(find lib -name '*.py' -o -name '*.txt' -o -name '*.js' -o -name '*.json' | sort) | sha1sum); \
+	  if [ "$$h" != "$$(cat $(BUILD)/.knobs-hash 2>/dev/null)" ]; then rm -rf $(BUILD)/.jupyter_cache $(BUILD)/.doctrees; echo "$$h" > $(BUILD)/.knobs-hash; fi
 	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 test-lib: $(STAMP)
-	$(PY) -m pytest tests -m "not html" -q
+	$(PY) -m pytest tests -m "not html and not browser and not student" -q
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
@@ -37,12 +52,25 @@ test-notebooks: $(STAMP)
 test-html: book browser
 	$(PY) -m pytest tests -m html -q
 
+# the built book in chromium, and a live lab in a real JupyterLab
+test-browser: book browser
+	$(PY) -m pytest tests -m browser -q
+
 test: $(STAMP) browser
 	$(MAKE) book
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q
 
 bench: book
 	$(PY) tools/bench.py --out $(BUILD)/bench.json
+	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going -q   # the teacher's guide shows these numbers
+
+# The student edition: every chapter without its solution cells, into $(BUILD)/student/ and $(BUILD)/student.zip.
+student: $(STAMP)
+	$(PY) tools/student.py --out $(BUILD)/student
+
+# Run each student notebook as a student would: blank, then with the reference solutions filled in.
+test-student: $(STAMP)
+	$(PY) -m pytest tests -m student -q
 
 freeze: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/' > constraints.txt

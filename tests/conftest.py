@@ -10,6 +10,7 @@ HTML = ROOT / "_build" / "html"
 def pytest_configure(config):
     config.addinivalue_line("markers", "html: needs the built book in _build/html (make book)")
     config.addinivalue_line("markers", "browser: drives Debian's chromium through Playwright")
+    config.addinivalue_line("markers", "student: runs the student edition in a kernel (make test-student)")
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +39,31 @@ def built_html():
 
 def chapter_pages(html_root: Path) -> list[Path]:
     return sorted((html_root / "notebooks").glob("*.html"))
+
+
+# ---- the browser (tests/test_browser.py, tests/test_jupyterlab.py) ------------------------------------
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium driven by Playwright (its own browser download does not work here)."""
+    import os
+    import shutil
+
+    executable = os.environ.get("KNOBS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        pytest.fail("chromium is not installed: run `make browser` (make test does it for you)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

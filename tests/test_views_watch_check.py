@@ -69,3 +69,11 @@ def test_check_right_wrong_unanswered_and_hints_do_not_reveal():
     assert "could not be checked" in check.check("ch01.count", "lots").message
     with pytest.raises(ValueError, match="no exercise"):
         check.check("ch01.nope", 1)
+
+
+def test_a_blank_function_answer_counts_as_not_answered():
+    def blank(a, b):
+        return ...
+
+    result = check.check("ch04.cosine", blank)
+    assert not result.ok and not result.answered and "Not answered yet" in str(result)

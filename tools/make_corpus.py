@@ -36,12 +36,32 @@ def sentence(rng: random.Random) -> str:
     return f"the {animal} eats {rng.choice(foods)} ."
 
 
-def main(n_sentences: int = 600, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    lines = [sentence(rng) for _ in range(n_sentences)]
-    out = Path(__file__).resolve().parents[1] / "lib/knobs/corpora/farm.txt"
+def place_first(line: str) -> str | None:
+    """'the cow eats hay in the barn .' -> 'in the barn the cow eats hay .' (None without a place)."""
+    words = line.split()
+    if "in" not in words:
+        return None
+    cut = words.index("in")
+    return " ".join(words[cut:-1] + words[:cut] + ["."])
+
+
+def write(name: str, lines: list[str]) -> None:
+    out = Path(__file__).resolve().parents[1] / f"lib/knobs/corpora/{name}.txt"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {len(lines)} sentences to {out}")
+
+
+def main(n_sentences: int = 600, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    write("farm", [sentence(rng) for _ in range(n_sentences)])
+    # Chapter 8's fine-tuning text: same words, another style (the place comes first).
+    rng = random.Random(seed + 1)
+    styled = []
+    while len(styled) < 200:
+        line = place_first(sentence(rng))
+        if line:
+            styled.append(line)
+    write("farm_place_first", styled)
 
 
 if __name__ == "__main__":

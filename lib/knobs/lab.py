@@ -183,8 +183,8 @@ class Lab:
         """Display the live lab, or its static twin while the book is built."""
         from IPython.display import HTML, display
 
-        if static_mode():
-            display(HTML(self.twin_html()))
+        if static_mode():  # no progress bar: it would leave widget state (a dead control) in the page
+            display(HTML(self.twin_html(progress=False)))
         else:
             display(self.live().widget)
 

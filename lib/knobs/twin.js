@@ -59,11 +59,15 @@
     var stepper = slider("Step", data.steps.length, 0, function (v) { step = v; show(); }, data.steps);
     var play = add("button", { type: "button", "class": "knobs-twin-play" });
     play.textContent = "Play";
-    function stop() { clearInterval(timer); timer = null; play.textContent = "Play"; }
+    function stop() {
+      clearInterval(timer); timer = null; play.textContent = "Play";
+      status.setAttribute("aria-live", "polite"); status.textContent = img.alt;  // announce where it stopped
+    }
     play.addEventListener("click", function () {
       if (timer) return stop();
       if (step === data.steps.length - 1) step = 0;
       play.textContent = "Pause";
+      status.setAttribute("aria-live", "off");  // a screen reader would otherwise read every frame while it plays
       timer = setInterval(function () {
         step += 1;
         stepper.input.value = step; stepper.sync(); show();

@@ -49,7 +49,8 @@ def build_twin_html(lab, progress: bool = True) -> str:
     steps = frame_steps(lab.steps, lab.twin_frames)
     grid = list(itertools.product(*(range(len(c.twin)) for c in lab.controls)))
     frames = {}
-    for index in tqdm(grid, desc=f"precomputing {lab.name}", disable=not progress):
+    # tqdm's notebook bar can leave a widget behind even when disabled, so skip it entirely.
+    for index in tqdm(grid, desc=f"precomputing {lab.name}") if progress else grid:
         values = {c.name: c.twin[i] for c, i in zip(lab.controls, index)}
         frames[",".join(map(str, index))] = render_setting(lab, values, steps)
     defaults = [c.twin.index(c.default) if c.default in c.twin else 0 for c in lab.controls]

@@ -44,9 +44,14 @@ class GradNormView(View):
 
     def update(self, snap, history):
         low, high = float("inf"), 0.0
+        every_step = snap.info.get("grad_norms_every_step")  # watch(..., every_step=True): the full record
         for name, line in self.lines.items():
-            ys = history.metrics.get(f"grad_norm/{name}", [])
-            line.set_data(history.steps[-len(ys):] if ys else [], ys)
+            if every_step is not None:
+                xs, ys = every_step.get(name, ([], []))
+            else:
+                ys = history.metrics.get(f"grad_norm/{name}", [])
+                xs = history.steps[-len(ys):] if ys else []
+            line.set_data(xs, ys)
             positive = [y for y in ys if y > 0]
             if positive:
                 low, high = min(low, min(positive)), max(high, max(positive))
@@ -66,12 +71,16 @@ class GradNormView(View):
 
 
 class Watcher:
-    def __init__(self, model: nn.Module, every_seconds: float = 0.25, budget: float = 0.15, display: bool = True):
+    def __init__(self, model: nn.Module, every_seconds: float = 0.25, budget: float = 0.15, display: bool = True,
+                 every_step: bool = False):
         if not isinstance(model, nn.Module):
             raise ValueError(f"watch needs a torch.nn.Module, got {type(model).__name__}")
         if not 0 < budget < 1:
             raise ValueError(f"budget must be between 0 and 1 (a fraction of the loop's time), got {budget}")
         self.model, self.every_seconds, self.budget = model, every_seconds, budget
+        # every_step: record each tensor's gradient norm at every step (a few microseconds per tensor), not only
+        # when a redraw is near, so the gradient panel shows the whole run even when redraws are rare.
+        self.every_step, self.grad_log = every_step, {}
         self.names = [n for n, p in model.named_parameters() if p.requires_grad]
         if not self.names:
             raise ValueError("this model has no trainable parameters to watch")
@@ -95,8 +104,13 @@ class Watcher:
 
     def _grad_hook(self, name):
         def record(param):
-            if time.perf_counter() - self._last_draw >= self._interval() or name not in self.grad_norms:
+            near_draw = time.perf_counter() - self._last_draw >= self._interval()
+            if self.every_step or near_draw or name not in self.grad_norms:
                 self.grad_norms[name] = float(param.grad.detach().norm())  # only when a draw is near
+                if self.every_step:
+                    steps, norms = self.grad_log.setdefault(name, ([], []))
+                    steps.append(self.step)
+                    norms.append(self.grad_norms[name])
         return record
 
     def _on_forward(self, module, inputs):
@@ -108,7 +122,8 @@ class Watcher:
     def draw(self) -> None:
         started = time.perf_counter()
         metrics = {f"grad_norm/{n}": v for n, v in self.grad_norms.items()}
-        snap = take_snapshot(self.model, self.step, metrics)
+        snap = take_snapshot(self.model, self.step, metrics,
+                             {"grad_norms_every_step": self.grad_log} if self.every_step else None)
         self.history.add(snap)
         self.renderer.draw(snap, self.history)
         self.snapshot = snap
@@ -130,12 +145,19 @@ class Watcher:
 
     def close(self) -> None:
         """Draw the final state and remove the hooks (the model is left exactly as it was)."""
+        for name, param in self.model.named_parameters():
+            if name in self.grad_norms and param.grad is not None:
+                self.grad_norms[name] = float(param.grad.detach().norm())  # the last backward's gradients
         self.draw()
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
 
 
-def watch(model: nn.Module, every_seconds: float = 0.25, budget: float = 0.15, display: bool = True) -> Watcher:
-    """Watch `model`'s parameters and gradient norms live while your own loop trains it."""
-    return Watcher(model, every_seconds, budget, display)
+def watch(model: nn.Module, every_seconds: float = 0.25, budget: float = 0.15, display: bool = True,
+          every_step: bool = False) -> Watcher:
+    """Watch `model`'s parameters and gradient norms live while your own loop trains it.
+
+    every_step=True records every step's gradient norms (chapter 2 plots them per layer), not only those near a redraw.
+    """
+    return Watcher(model, every_seconds, budget, display, every_step)

@@ -1,0 +1,180 @@
+"""Chapter 9: learned bias and looking inside the tiny model.
+
+The example is synthetic and says so: two invented job sentences ("the
+farmer said he feeds the cow .") are added to the farm corpus, with the
+pronoun after each job chosen at a ratio we set (`skew`). A skew of 0.5 is
+balanced; 0.9 means 90% of farmer sentences say "he" and 90% of vet sentences
+say "she". We then measure what the trained parameters picked up:
+
+  next-word bias  = ½ [P(he | farmer said) − P(she | farmer said)] + ½ [P(she | vet said) − P(he | vet said)]
+  embedding bias  = ½ [cos(e_farmer, g) − cos(e_vet, g)],  g = e_he − e_she   (Bolukbasi et al.'s direction)
+  job separation  = 1 − cos(e_farmer, e_vet)
+
+The next-word bias is 0 for an unbiased model and 1 for a fully stereotyped one.
+"""
+from __future__ import annotations
+
+import copy
+import random
+
+import torch
+from torch.nn import functional as F
+
+from knobs import data, models, train
+
+OCCUPATIONS = {"farmer": "he", "vet": "she"}  # job -> the pronoun the skew favours (an arbitrary, synthetic choice)
+SWAP = {"he": "she", "she": "he"}
+MITIGATIONS = ("none", "counterfactual data", "project out direction")
+
+
+def job_sentences(skew: float, n: int = 300, augment: bool = False, seed: int = 0) -> list[str]:
+    """n synthetic job sentences at the given skew; with `augment`, each also gets its pronoun-swapped twin."""
+    if not 0.0 <= skew <= 1.0:
+        raise ValueError(f"skew must be between 0 and 1, got {skew}")
+    rng = random.Random(seed)
+    animals = ["cow", "horse", "dog", "cat", "bird"]
+    out = []
+    for i in range(n):
+        job = list(OCCUPATIONS)[i % 2]
+        favoured = OCCUPATIONS[job]
+        pronoun = favoured if rng.random() < skew else SWAP[favoured]
+        sentence = f"the {job} said {pronoun} feeds the {rng.choice(animals)} ."
+        out.append(sentence)
+        if augment:  # counterfactual data augmentation: the same sentence with the pronoun swapped
+            out.append(sentence.replace(f" {pronoun} ", f" {SWAP[pronoun]} "))
+    return out
+
+
+def make_skewed_corpus(skew: float, augment: bool = False, seed: int = 0) -> data.Corpus:
+    """The farm corpus plus job sentences at `skew`, shuffled together (sentence order fixed by `seed`)."""
+    lines = data.read_corpus_text("farm").strip().splitlines() + job_sentences(skew, augment=augment, seed=seed)
+    random.Random(seed).shuffle(lines)
+    return data.load_corpus("farm+jobs", text="\n".join(lines))
+
+
+@torch.no_grad()
+def next_word_bias(model, vocab) -> float:
+    """Average extra probability the model gives the favoured pronoun after 'JOB said' (0 = none)."""
+    total = 0.0
+    for job, favoured in OCCUPATIONS.items():
+        p = models.next_word_probs(model, vocab, f"{job} said", ["he", "she"])
+        total += p[favoured] - p[SWAP[favoured]]
+    return total / len(OCCUPATIONS)
+
+
+@torch.no_grad()
+def embedding_bias(model, vocab) -> float:
+    """Average cosine of each job's embedding with g = e_he − e_she, signed toward its favoured pronoun."""
+    E = model.embed.weight
+    g = E[vocab.id("he")] - E[vocab.id("she")]
+    total = 0.0
+    for job, favoured in OCCUPATIONS.items():
+        cos = float(F.cosine_similarity(E[vocab.id(job)], g, dim=0))
+        total += cos if favoured == "he" else -cos
+    return total / len(OCCUPATIONS)
+
+
+@torch.no_grad()
+def job_separation(model, vocab) -> float:
+    """1 − cos(e_farmer, e_vet): how differently the model's input vectors treat the two jobs."""
+    E = model.embed.weight
+    return 1.0 - float(F.cosine_similarity(E[vocab.id("farmer")], E[vocab.id("vet")], dim=0))
+
+
+def project_out_direction(model, vocab):
+    """Hard debiasing (Bolukbasi et al. 2016): remove each job embedding's component along e_he − e_she."""
+    fixed = copy.deepcopy(model)
+    with torch.no_grad():
+        E = fixed.embed.weight
+        g = E[vocab.id("he")] - E[vocab.id("she")]
+        g = g / g.norm()
+        for job in OCCUPATIONS:
+            row = E[vocab.id(job)]
+            row -= (row @ g) * g
+    return fixed
+
+
+def farm_pairs(vocab, context: int = 2, every_nth: int = 6):
+    """Every `every_nth` pair of the plain farm corpus, in this vocabulary: what mitigation's cost is measured on."""
+    farm = data.load_corpus("farm")
+    ids = torch.tensor(vocab.encode(list(farm.tokens)))
+    X, y = ids.unfold(0, context, 1)[:-1], ids[context:]
+    return X[::every_nth].contiguous(), y[::every_nth]  # a fixed subset keeps each lab frame cheap
+
+
+def bias_run(skew: float, mitigation: str = "none", steps: int = 300, every: int = 10, seed: int = 0):
+    """Train on the skewed corpus; yield Snapshots with both bias scores and the farm loss (the cost)."""
+    if mitigation not in MITIGATIONS:
+        raise ValueError(f"mitigation must be one of {MITIGATIONS}, got {mitigation!r}")
+    corpus = make_skewed_corpus(skew, augment=mitigation == "counterfactual data", seed=seed)
+    X, y = data.make_dataset(corpus)
+    X_farm, y_farm = farm_pairs(corpus.vocab)
+    model = models.make_tiny_lm(len(corpus.vocab), seed=seed)
+    for snap in train.train_lm(model, X, y, steps=steps, every=every, lr=0.03, seed=seed):
+        measured = project_out_direction(model, corpus.vocab) if mitigation == "project out direction" else model
+        snap.metrics.update(bias_next=next_word_bias(measured, corpus.vocab),
+                            bias_embed=embedding_bias(measured, corpus.vocab),
+                            job_separation=job_separation(measured, corpus.vocab),
+                            farm_loss=train.evaluate(measured, X_farm, y_farm))
+        snap.info["probs"] = {"farmer said": models.next_word_probs(measured, corpus.vocab, "farmer said", ["he", "she"])}
+        snap.info["vocab"] = corpus.vocab
+        yield snap
+
+
+def train_skewed(skew: float, mitigation: str = "none", steps: int = 300, seed: int = 0):
+    """(model, vocab, last snapshot) after training on the skewed corpus."""
+    corpus = make_skewed_corpus(skew, augment=mitigation == "counterfactual data", seed=seed)
+    X, y = data.make_dataset(corpus)
+    model = models.make_tiny_lm(len(corpus.vocab), seed=seed)
+    *_, last = train.train_lm(model, X, y, steps=steps, every=steps, lr=0.03, seed=seed)
+    return model, corpus.vocab, last
+
+
+@torch.no_grad()
+def hidden_unit_effects(model, vocab, context: str, word: str) -> torch.Tensor:
+    """Change in P(word | context) when each hidden unit is switched off (its output set to 0), one at a time."""
+    ids = torch.tensor([vocab.encode(context)[-model.config.context:]])
+    h = torch.tanh(model.hidden(model.embed(ids).flatten(1)))  # (1, hidden)
+    base = torch.softmax(model.out(h), -1)[0, vocab.id(word)]
+    ablated = h.repeat(h.shape[1], 1) * (1 - torch.eye(h.shape[1]))  # row i: unit i off
+    return torch.softmax(model.out(ablated), -1)[:, vocab.id(word)] - base
+
+
+def gradient_x_weight(model, vocab, context: str, word: str) -> dict[str, torch.Tensor]:
+    """Attribution of log P(word | context) to every parameter: gradient × value (first-order effect of zeroing it)."""
+    ids = torch.tensor([vocab.encode(context)[-model.config.context:]])
+    model.zero_grad()
+    torch.log_softmax(model(ids), -1)[0, vocab.id(word)].backward()
+    out = {name: (p.grad * p).detach() for name, p in model.named_parameters()}
+    model.zero_grad()
+    return out
+
+
+def hidden_activations(model, X: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.tanh(model.hidden(model.embed(X).flatten(1)))  # (N, hidden)
+
+
+def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_mask: torch.Tensor | None = None,
+                 steps: int = 300, seed: int = 0) -> float:
+    """Held-out accuracy of a logistic-regression probe reading `labels` from `features`.
+
+    `test_mask` marks the held-out rows (default: a random half).
+    """
+    if len(features) != len(labels) or len(labels) < 4:
+        raise ValueError("features and labels must have the same length (at least 4)")
+    if test_mask is None:
+        generator = torch.Generator().manual_seed(seed)
+        test_mask = torch.zeros(len(labels), dtype=torch.bool)
+        test_mask[torch.randperm(len(labels), generator=generator)[: len(labels) // 2]] = True
+    train_idx, test_idx = (~test_mask).nonzero().squeeze(1), test_mask.nonzero().squeeze(1)
+    torch.manual_seed(seed)
+    probe = torch.nn.Linear(features.shape[1], int(labels.max()) + 1)
+    opt = torch.optim.Adam(probe.parameters(), lr=0.05)
+    for _ in range(steps):
+        loss = F.cross_entropy(probe(features[train_idx]), labels[train_idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float((probe(features[test_idx]).argmax(-1) == labels[test_idx]).float().mean())

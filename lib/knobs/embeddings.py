@@ -1,0 +1,231 @@
+"""Embeddings: a table of parameters that gives every word a place (chapter 4).
+
+Scope: the lookup as a one-hot vector times a matrix; which rows a batch's
+gradient reaches; cosine similarity, nearest neighbours and word analogies by
+vector offset (Mikolov et al. 2013), from scratch; principal axes for a fixed
+2-D view of a wider embedding; rotating a TinyLM's embedding space without
+changing a single output; and how much of GPT-2 is embeddings. Every
+from-scratch function is tested against PyTorch's own in tests/test_embeddings.py.
+
+Shapes: V words in the vocabulary, d numbers per word vector, an embedding
+table `E` is (V, d) and row i is word i's vector.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from knobs.models import GPT2Config, gpt2_parameter_formula
+
+
+def _table(E, name: str = "E") -> torch.Tensor:
+    """Accept a (V, d) tensor or array (a snapshot's numpy copy too); refuse anything else clearly."""
+    E = torch.as_tensor(E)
+    if E.ndim != 2 or E.shape[0] < 2 or E.shape[1] < 1:
+        raise ValueError(f"{name} must be a 2-D table (words × dimensions) with at least 2 rows, got shape {tuple(E.shape)}")
+    return E.float()
+
+
+# ---- the lookup ---------------------------------------------------------------------------------
+def one_hot(ids: torch.Tensor, num_words: int) -> torch.Tensor:
+    """(…,) word ids -> (…, num_words) rows of zeros with a single 1 at each id."""
+    ids = torch.as_tensor(ids)
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"ids must be whole-number word ids, got dtype {ids.dtype}")
+    if not isinstance(num_words, int) or num_words < 1:
+        raise ValueError(f"num_words must be a whole number 1 or more, got {num_words!r}")
+    if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < num_words):
+        raise ValueError(f"ids must be between 0 and {num_words - 1}, got {int(ids.min())} … {int(ids.max())}")
+    out = torch.zeros(*ids.shape, num_words)
+    return out.scatter_(-1, ids.long().unsqueeze(-1), 1.0)
+
+
+def lookup_by_one_hot(E: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """What nn.Embedding does, written as a product: one_hot(ids) (…, V) @ E (V, d) -> (…, d)."""
+    E = torch.as_tensor(E)
+    if E.ndim != 2:
+        raise ValueError(f"E must be a 2-D table (words × dimensions), got shape {tuple(E.shape)}")
+    return one_hot(ids, E.shape[0]).to(E.dtype) @ E
+
+
+def rows_with_gradient(grad: torch.Tensor | None) -> list[int]:
+    """Indices of the rows of an embedding's gradient that are not all zero."""
+    if grad is None:
+        raise ValueError("grad is None: call loss.backward() first (and do not zero the gradients before looking)")
+    grad = _table(grad, "grad")
+    return torch.nonzero(grad.abs().sum(dim=1) > 0).flatten().tolist()
+
+
+# ---- closeness ----------------------------------------------------------------------------------
+def cosine_similarity(a: torch.Tensor, b: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
+    """a·b / (max(|a|, eps) · max(|b|, eps)) along `dim`; broadcasts like torch.nn.functional.cosine_similarity."""
+    if not eps > 0:
+        raise ValueError(f"eps must be a small positive number, got {eps!r}")
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    a, b = torch.broadcast_tensors(a, b)
+    if not -a.ndim <= dim < max(a.ndim, 1):
+        raise ValueError(f"dim must be between {-a.ndim} and {a.ndim - 1} for {a.ndim}-D inputs, got {dim}")
+    a_unit = a / a.norm(dim=dim, keepdim=True).clamp_min(eps)
+    b_unit = b / b.norm(dim=dim, keepdim=True).clamp_min(eps)
+    return (a_unit * b_unit).sum(dim=dim)
+
+
+def similarity_matrix(E) -> torch.Tensor:
+    """(V, d) -> (V, V): the cosine similarity of every word with every word."""
+    E = _table(E)
+    return cosine_similarity(E[:, None, :], E[None, :, :])
+
+
+def nearest_words(E, vocab, word: str, k: int = 3) -> list[tuple[str, float]]:
+    """The k words whose vectors point most nearly the same way as `word`'s (the word itself left out)."""
+    E = _table(E)
+    if E.shape[0] != len(vocab):
+        raise ValueError(f"E has {E.shape[0]} rows but the vocabulary has {len(vocab)} words")
+    if not isinstance(k, int) or not 1 <= k <= len(vocab) - 1:
+        raise ValueError(f"k must be between 1 and {len(vocab) - 1}, got {k!r}")
+    i = vocab.id(word)
+    sims = cosine_similarity(E, E[i])
+    sims[i] = -float("inf")
+    top = torch.topk(sims, k)
+    return [(vocab.words[j], float(s)) for s, j in zip(top.values, top.indices)]
+
+
+def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool = True) -> list[tuple[str, float]]:
+    """'a is to b as c is to ?': the words nearest (by cosine) to b - a + c, the vector offset of Mikolov et al. (2013).
+
+    The usual implementations leave a, b and c out of the answers; `exclude_inputs=False`
+    shows what the arithmetic alone gives (often one of the inputs: Nissim et al. 2020).
+    """
+    E = _table(E)
+    if E.shape[0] != len(vocab):
+        raise ValueError(f"E has {E.shape[0]} rows but the vocabulary has {len(vocab)} words")
+    ia, ib, ic = vocab.id(a), vocab.id(b), vocab.id(c)
+    left = len(vocab) - (len({ia, ib, ic}) if exclude_inputs else 0)
+    if not isinstance(k, int) or not 1 <= k <= left:
+        raise ValueError(f"k must be between 1 and {left}, got {k!r}")
+    sims = cosine_similarity(E, E[ib] - E[ia] + E[ic])
+    if exclude_inputs:
+        sims[[ia, ib, ic]] = -float("inf")
+    top = torch.topk(sims, k)
+    return [(vocab.words[j], float(s)) for s, j in zip(top.values, top.indices)]
+
+
+def neighbour_agreement(E, labels: list[str]) -> float:
+    """Share of words whose nearest other word (by cosine) carries the same label; 0..1."""
+    E = _table(E)
+    if len(labels) != E.shape[0]:
+        raise ValueError(f"labels must give one label per row of E ({E.shape[0]}), got {len(labels)}")
+    sims = similarity_matrix(torch.nan_to_num(E))
+    sims.fill_diagonal_(-float("inf"))
+    nearest = sims.argmax(dim=1).tolist()
+    return sum(labels[i] == labels[j] for i, j in enumerate(nearest)) / len(labels)
+
+
+def chance_agreement(labels: list[str]) -> float:
+    """The expected neighbour agreement if each word's nearest neighbour were a random other word."""
+    n = len(labels)
+    if n < 2:
+        raise ValueError(f"labels must have at least 2 entries, got {n}")
+    sizes = [labels.count(label) for label in set(labels)]
+    return sum(s * (s - 1) for s in sizes) / (n * (n - 1))
+
+
+def context_profiles(ids, num_words: int) -> torch.Tensor:
+    """(V, 2V): for each word, how often each word comes 1 and 2 places after it (each row sums to 1).
+
+    The next-word task only ever asks an embedding what tends to follow its word,
+    so words with similar profiles have every reason to get similar vectors.
+    """
+    ids = torch.as_tensor(ids).long().flatten()
+    if ids.numel() < 3:
+        raise ValueError(f"ids must hold at least 3 word ids, got {ids.numel()}")
+    if not isinstance(num_words, int) or not 0 <= int(ids.min()) <= int(ids.max()) < num_words:
+        raise ValueError(f"num_words must exceed every id (largest id {int(ids.max())}), got {num_words!r}")
+    counts = torch.zeros(num_words, 2 * num_words)
+    ones = torch.ones(ids.numel() - 2)
+    counts.index_put_((ids[:-2], ids[1:-1]), ones, accumulate=True)  # the word right after
+    counts.index_put_((ids[:-2], num_words + ids[2:]), ones, accumulate=True)  # the word two places after
+    return counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
+
+
+# ---- a fixed 2-D view ---------------------------------------------------------------------------
+def principal_axes(E, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean (d,), axes (d, k)): the k orthonormal directions along which the rows of E spread most.
+
+    Signs are fixed (each axis's largest component is positive) so the same E always gives the same view.
+    """
+    E = _table(E)
+    if not isinstance(k, int) or not 1 <= k <= E.shape[1]:
+        raise ValueError(f"k must be between 1 and {E.shape[1]} (the number of dimensions), got {k!r}")
+    mean = E.mean(dim=0)
+    _, _, Vh = torch.linalg.svd(E - mean, full_matrices=False)  # rows of Vh: directions, most spread first
+    axes = Vh[:k].T  # (d, k)
+    signs = torch.sign(axes.gather(0, axes.abs().argmax(dim=0, keepdim=True)))
+    return mean, axes * signs
+
+
+def project(E, mean: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
+    """(V, d) -> (V, k): coordinates of each word along fixed axes (from principal_axes)."""
+    E = _table(E)
+    if axes.shape[0] != E.shape[1]:
+        raise ValueError(f"axes are for {axes.shape[0]} dimensions but E has {E.shape[1]}")
+    return (E - mean) @ axes
+
+
+# ---- rotations: the axes carry no meaning -------------------------------------------------------
+def random_rotation(d: int, seed: int = 0) -> torch.Tensor:
+    """A random d × d rotation matrix R (R Rᵀ = I, det R = +1), the same for the same seed."""
+    if not isinstance(d, int) or not 1 <= d <= 4096:
+        raise ValueError(f"d must be a whole number between 1 and 4096, got {d!r}")
+    generator = torch.Generator().manual_seed(seed)
+    Q, Rtri = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
+    Q = Q * torch.sign(torch.diagonal(Rtri))  # makes the draw uniform over orthogonal matrices
+    if torch.linalg.det(Q) < 0:
+        Q[:, 0] = -Q[:, 0]  # a reflection otherwise; flip one axis to make it a rotation
+    return Q.float()
+
+
+@torch.no_grad()
+def rotate_tiny_lm(model: nn.Module, R: torch.Tensor) -> nn.Module:
+    """A copy of a TinyLM whose word vectors are turned by R and whose hidden layer turns them back.
+
+    Each word vector e (a row) becomes e R. The hidden layer reads the context
+    vectors side by side, so each block W_k of its weight (the columns that read
+    context word k) becomes W_k R: W_k R (e R)ᵀ = W_k R Rᵀ eᵀ = W_k eᵀ.
+    """
+    d = model.embed.weight.shape[1]
+    R = torch.as_tensor(R, dtype=model.embed.weight.dtype)
+    if R.shape != (d, d):
+        raise ValueError(f"R must be a {d} × {d} matrix for this model's {d}-number word vectors, got {tuple(R.shape)}")
+    if not torch.allclose(R @ R.T, torch.eye(d), atol=1e-4):
+        raise ValueError("R must be orthogonal (R Rᵀ = I): make one with random_rotation(d)")
+    rotated = copy.deepcopy(model)
+    rotated.embed.weight.copy_(model.embed.weight @ R)
+    W = model.hidden.weight  # (hidden, context * d)
+    blocks = W.view(W.shape[0], -1, d)  # (hidden, context, d)
+    rotated.hidden.weight.copy_((blocks @ R).reshape_as(W))
+    return rotated
+
+
+# ---- real models ----------------------------------------------------------------------------------
+def embedding_share(config: GPT2Config | None = None) -> dict[str, float]:
+    """GPT-2's token and position embedding counts and their share of all parameters, from its configuration."""
+    config = config or GPT2Config()
+    parts = gpt2_parameter_formula(config)
+    total = sum(parts.values())
+    token, position = parts["token embeddings"], parts["position embeddings"]
+    return {"token": token, "position": position, "total": total, "share": (token + position) / total}
+
+
+def parameters_by_vocab_size(sizes, config: GPT2Config | None = None, tied: bool = True) -> list[int]:
+    """GPT-2's total parameter count if its vocabulary had each of `sizes` tokens (everything else kept)."""
+    config = config or GPT2Config()
+    counts = []
+    for V in sizes:
+        if not isinstance(V, int) or not 2 <= V <= 10_000_000:
+            raise ValueError(f"each vocabulary size must be a whole number between 2 and 10,000,000, got {V!r}")
+        counts.append(sum(gpt2_parameter_formula(replace(config, vocab_size=V, tie_word_embeddings=tied)).values()))
+    return counts

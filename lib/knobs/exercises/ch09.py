@@ -1,0 +1,39 @@
+"""Chapter 9 exercises: compute the bias score, read an output row, judge a mitigation."""
+from knobs.check import exercise, is_close
+
+
+@exercise("ch09.bias_score")
+def check_bias_score(answer):
+    """Next-word bias for P(he|farmer said)=0.8, P(she|farmer said)=0.15, P(she|vet said)=0.7, P(he|vet said)=0.25."""
+    expected = 0.5 * (0.8 - 0.15) + 0.5 * (0.7 - 0.25)
+    if is_close(answer, expected, rel=1e-6):
+        return True, "Half the farmer gap plus half the vet gap."
+    if is_close(answer, (0.8 - 0.15) + (0.7 - 0.25), rel=1e-6):
+        return False, "You added the two gaps; the score averages them."
+    if is_close(answer, 0.5 * (0.8 - 0.15) - 0.5 * (0.7 - 0.25), rel=1e-6):
+        return False, "For the vet, the favoured pronoun is 'she': its gap is P(she) − P(he)."
+    return False, "Use the formula in the chapter: average, over the two jobs, of P(favoured) − P(other)."
+
+
+@exercise("ch09.mitigation")
+def check_mitigation(answer):
+    """Which mitigation removed the next-word bias in the lab: none, counterfactual data, project out direction?"""
+    options = ("none", "counterfactual data", "project out direction")
+    if answer not in options:
+        raise ValueError(f"answer with one of {options}")
+    if answer == "counterfactual data":
+        return True, "Balancing the data removed what the parameters could learn; projecting a direction did not."
+    if answer == "project out direction":
+        return False, "Look at the next-word bias curve with that setting: the direction went, the bias stayed."
+    return False, "With no mitigation the bias follows the skew."
+
+
+@exercise("ch09.probe_control")
+def check_probe_control(answer):
+    """Why train the same probe on an untrained model's activations?"""
+    key = str(answer).strip().lower()
+    if key in ("b", "control", "baseline"):
+        return True, "A probe can find patterns even in random features; the control tells you how much."
+    if key in ("a", "c"):
+        return False, "Think about what a high probe accuracy on random features would mean."
+    raise ValueError("answer 'a', 'b' or 'c'")

@@ -1,0 +1,104 @@
+"""Where training starts: symmetry and scale of the initial parameters (chapter 2).
+
+Two separate jobs, two separate tools:
+
+- *symmetry*: if two hidden units start with the same weights, they compute
+  the same thing, get the same gradient and stay twins forever. Any
+  randomness, however small, breaks the tie (`set_symmetric_init`,
+  `count_distinct_units`).
+- *scale*: the spread of the random weights sets whether signals shrink
+  (vanish) or grow (explode) layer after layer, forward and backward. Glorot
+  and Bengio (2010) keep the variance of activations and gradients about
+  constant for tanh-like units: Var(W) = 2 / (fan_in + fan_out); He et al.
+  (2015) correct it for ReLU, which zeroes half its inputs: Var(W) = 2 / fan_in
+  (`init_std`, `signal_through_depth`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+SCHEMES = ("small", "large", "xavier", "he")  # N(0, 0.01^2), N(0, 1), Glorot & Bengio, He et al.
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+SYMMETRIC_INITS = ("random", "zero", "equal")
+
+
+def init_std(scheme: str, fan_in: int, fan_out: int) -> float:
+    """The standard deviation each scheme gives a fan_in -> fan_out weight matrix."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if fan_in < 1 or fan_out < 1:
+        raise ValueError(f"fan_in and fan_out must be 1 or more, got {fan_in} and {fan_out}")
+    return {"small": 0.01, "large": 1.0,
+            "xavier": math.sqrt(2.0 / (fan_in + fan_out)),  # Glorot & Bengio (2010)
+            "he": math.sqrt(2.0 / fan_in)}[scheme]  # He et al. (2015)
+
+
+def init_normal_(weight: torch.Tensor, scheme: str, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Fill a (fan_out, fan_in) weight matrix in place with N(0, init_std^2) samples."""
+    fan_out, fan_in = weight.shape
+    with torch.no_grad():
+        return weight.normal_(0.0, init_std(scheme, fan_in, fan_out), generator=generator)
+
+
+def signal_through_depth(scheme: str, activation: str = "tanh", depth: int = 20, width: int = 64,
+                         batch: int = 128, seed: int = 0) -> dict[str, list[float]]:
+    """Send random inputs forward through `depth` layers initialized by `scheme`, and a random gradient back.
+
+    Returns the spread (std) of each layer's output going forward, and of the
+    gradient with respect to each layer's output coming back (layers 1..depth).
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    if not 1 <= depth <= 200 or not 1 <= width <= 4096:
+        raise ValueError(f"need 1 <= depth <= 200 and 1 <= width <= 4096, got depth={depth}, width={width}")
+    generator = torch.Generator().manual_seed(seed)
+    weights = [init_normal_(torch.empty(width, width), scheme, generator) for _ in range(depth)]
+    h = torch.randn(batch, width, generator=generator)  # unit-variance inputs, (batch, width)
+    outputs = []
+    for W in weights:  # no biases: they start at zero anyway
+        h = ACTIVATIONS[activation](h @ W.T).requires_grad_()  # (batch, width)
+        h.retain_grad()  # keep d(loss)/d(h) of this inner node for us to measure
+        outputs.append(h)
+    loss = (h * torch.randn(h.shape, generator=generator)).sum()  # a random direction to send back
+    loss.backward()
+    return {"activation_std": [float(h.detach().std()) for h in outputs],
+            "gradient_std": [float(h.grad.std()) for h in outputs]}
+
+
+@torch.no_grad()
+def set_symmetric_init(model: nn.Module, how: str, noise: float = 0.0, value: float = 0.3, seed: int = 0) -> None:
+    """Start the tiny LM's hidden and output layers 'random' (PyTorch's default), all 'zero' or all 'equal'.
+
+    `noise` adds N(0, noise^2) to those weights afterwards: the smallest
+    symmetry breaker. The embedding keeps its random start in every case.
+    """
+    if how not in SYMMETRIC_INITS:
+        raise ValueError(f"how must be one of {SYMMETRIC_INITS}, got {how!r}")
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"noise must be between 0 and 1, got {noise!r}")
+    layers = (model.hidden, model.out)
+    if how != "random":
+        for layer in layers:
+            layer.weight.fill_(0.0 if how == "zero" else value)
+            layer.bias.zero_()
+    if noise > 0:
+        generator = torch.Generator().manual_seed(seed)
+        for layer in layers:
+            layer.weight.add_(noise * torch.randn(layer.weight.shape, generator=generator))
+
+
+def count_distinct_units(weight: np.ndarray, bias: np.ndarray | None = None, tol: float = 1e-6) -> int:
+    """How many hidden units (rows of weight, with their bias) differ from each other by more than `tol`."""
+    rows = np.asarray(weight, dtype=float)
+    if bias is not None:
+        rows = np.column_stack([rows, np.asarray(bias, dtype=float)])
+    scale = tol * (1.0 + float(np.abs(rows).max(initial=0.0)))
+    kept: list[np.ndarray] = []
+    for row in rows:
+        if not any(np.abs(row - other).max() <= scale for other in kept):
+            kept.append(row)
+    return len(kept)

@@ -1,0 +1,65 @@
+"""Low-rank adapters (LoRA, Hu et al. 2021) from scratch: train r·(in+out) numbers instead of in·out.
+
+A LoRA layer keeps a pretrained nn.Linear frozen and adds a trainable
+low-rank update:  y = x Wᵀ + b + (alpha / r) · x Aᵀ Bᵀ,  A: (r, in), B: (out, r).
+B starts at zero, so the adapted model starts *exactly* at the pretrained
+function; only A and B receive gradients. `merge()` folds the update into
+one ordinary weight matrix for inference.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, base: nn.Linear, rank: int = 4, alpha: float | None = None):
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise ValueError(f"LoRA wraps an nn.Linear, got {type(base).__name__}")
+        if not isinstance(rank, int) or not 1 <= rank <= min(base.in_features, base.out_features):
+            raise ValueError(f"rank must be a whole number between 1 and {min(base.in_features, base.out_features)}, got {rank!r}")
+        self.base, self.rank = base, rank
+        self.scale = (alpha if alpha is not None else rank) / rank  # alpha = rank: scale 1
+        for p in self.base.parameters():
+            p.requires_grad_(False)  # the pretrained weights stay exactly as they were
+        self.A = nn.Parameter(torch.empty(rank, base.in_features))  # (r, in)
+        self.B = nn.Parameter(torch.zeros(base.out_features, rank))  # (out, r): zero, so the update starts at 0
+        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
+        self.enabled = True
+
+    def delta_weight(self) -> torch.Tensor:
+        return self.scale * self.B @ self.A  # (out, in), rank <= r
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.base(x)
+        if self.enabled:
+            y = y + self.scale * F.linear(F.linear(x, self.A), self.B)  # never builds the (out, in) matrix
+        return y
+
+    def merge(self) -> nn.Linear:
+        """An ordinary nn.Linear computing the same function (for deployment)."""
+        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.delta_weight())
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged
+
+
+def lora_parameter_count(in_features: int, out_features: int, rank: int) -> int:
+    """Trainable numbers of one LoRA adapter: A is rank × in, B is out × rank."""
+    return rank * (in_features + out_features)
+
+
+def gpt2_lora_count(config, rank: int, targets=("attn_qkv", "attn_proj")) -> int:
+    """Trainable parameters when every block's `targets` matrices of GPT-2 get a rank-`rank` adapter (chapter 8)."""
+    d = config.n_embd
+    shapes = {"attn_qkv": (d, 3 * d), "attn_proj": (d, d), "mlp_fc": (d, 4 * d), "mlp_proj": (4 * d, d)}
+    unknown = set(targets) - set(shapes)
+    if unknown:
+        raise ValueError(f"targets must be among {sorted(shapes)}, got {sorted(unknown)}")
+    return config.n_layer * sum(lora_parameter_count(*shapes[t], rank) for t in targets)

@@ -1,0 +1,340 @@
+"""Magnitude pruning from scratch, and what sparsity really costs (chapter 5).
+
+A *mask* is a tensor of 0s and 1s with the shape of a weight: 0 means "this
+weight is pruned" (held at exactly zero). Three ways to choose the zeros:
+
+- `magnitude_mask`: unstructured, layer-wise -- the smallest |w| of one tensor
+  (Han et al. 2015); the same mask as `torch.nn.utils.prune.l1_unstructured`.
+- `global_magnitude_masks`: unstructured, global -- one threshold over several
+  tensors, so layers lose different fractions (`prune.global_unstructured`).
+- `structured_mask`: whole rows (neurons) with the smallest L2 norm
+  (`prune.ln_structured`); `neuron_masks` applies it to TinyLM's hidden units,
+  and `shrink_hidden` then builds a genuinely smaller model.
+
+`sparsity` is always the fraction of a tensor's entries that end up zero,
+counting weights pruned before: pruning to 0.5 and then to 0.75 keeps the
+first zeros and adds more. `hold_masks` keeps pruned weights at zero while
+fine-tuning; `iterative_prune` and `lottery_ticket` are the chapter's
+experiments, and `storage_bytes` / `time_matmuls` measure the cost honestly.
+"""
+from __future__ import annotations
+
+import random
+import statistics
+import warnings
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+PRUNABLE = ("hidden.weight", "out.weight")  # TinyLM's two Linear weight matrices; embeddings and biases stay dense
+KINDS = ("layer-wise", "global", "structured")
+LAYOUTS = ("dense", "coo", "csr")
+
+
+def check_sparsity(sparsity) -> float:
+    """The sparsity as a float, or a ValueError naming the allowed range."""
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparsity must be a number between 0 and 1 (the fraction of weights set to zero), "
+                         f"got {sparsity!r}")
+    return float(sparsity)
+
+
+def _count_to_prune(sparsity: float, n: int) -> int:
+    # Python's round, as torch.nn.utils.prune uses: 0.5 of 5 weights prunes 2 (round half to even).
+    return round(check_sparsity(sparsity) * n)
+
+
+@torch.no_grad()
+def magnitude_mask(weight: torch.Tensor, sparsity: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mask zeroing the `sparsity` fraction of `weight` with the smallest |w| (layer-wise; chapter 5)."""
+    n = weight.numel()
+    k = _count_to_prune(sparsity, n)
+    scores = weight.detach().abs().flatten().clone()
+    if mask is not None:
+        if tuple(mask.shape) != tuple(weight.shape):
+            raise ValueError(f"mask must have the weight's shape {tuple(weight.shape)}, got {tuple(mask.shape)}")
+        scores[mask.flatten() == 0] = -1.0  # already pruned: first in line, so earlier zeros stay zeros
+        k = max(k, int((mask == 0).sum()))
+    new = torch.ones(n, dtype=weight.dtype)
+    if k:
+        new[torch.topk(scores, k, largest=False).indices] = 0.0
+    return new.view_as(weight)
+
+
+@torch.no_grad()
+def global_magnitude_masks(weights: dict[str, torch.Tensor], sparsity: float,
+                           masks: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """One magnitude threshold over all `weights` together (global pruning; chapter 5)."""
+    if not weights:
+        raise ValueError("weights must hold at least one tensor, got an empty dict")
+    names = list(weights)
+    flat = torch.cat([weights[name].detach().flatten() for name in names])
+    old = None if masks is None else torch.cat([masks[name].flatten() for name in names])
+    joint = magnitude_mask(flat, sparsity, old)
+    sizes = [weights[name].numel() for name in names]
+    return {name: part.view_as(weights[name]) for name, part in zip(names, joint.split(sizes))}
+
+
+@torch.no_grad()
+def structured_mask(weight: torch.Tensor, sparsity: float, dim: int = 0, p: float = 2) -> torch.Tensor:
+    """Mask zeroing whole slices along `dim` (rows: neurons) with the smallest Lp norm (chapter 5)."""
+    if weight.dim() < 2:
+        raise ValueError(f"weight must have at least 2 dimensions for structured pruning, got shape {tuple(weight.shape)}")
+    if not -weight.dim() <= dim < weight.dim():
+        raise ValueError(f"dim must be between {-weight.dim()} and {weight.dim() - 1}, got {dim}")
+    dim = dim % weight.dim()
+    others = [d for d in range(weight.dim()) if d != dim]
+    norms = torch.linalg.vector_norm(weight.detach(), ord=p, dim=others)  # one norm per slice
+    k = _count_to_prune(sparsity, len(norms))
+    keep = torch.ones(len(norms), dtype=weight.dtype)
+    if k:
+        keep[torch.topk(norms, k, largest=False).indices] = 0.0
+    shape = [1] * weight.dim()
+    shape[dim] = len(norms)
+    return keep.view(shape).expand_as(weight).contiguous()
+
+
+def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """TinyLM's weight matrices that pruning may touch (PRUNABLE), by name."""
+    params = dict(model.named_parameters())
+    missing = [name for name in PRUNABLE if name not in params]
+    if missing:
+        raise ValueError(f"model has no parameter(s) {missing}; pruning here expects a knobs TinyLM")
+    return {name: params[name] for name in PRUNABLE}
+
+
+@torch.no_grad()
+def neuron_masks(model: nn.Module, sparsity: float) -> dict[str, torch.Tensor]:
+    """Structured pruning of TinyLM: drop whole hidden units (row in, bias, column out; chapter 5)."""
+    rows = structured_mask(model.hidden.weight, sparsity, dim=0)  # (hidden, context * embed_dim)
+    unit = rows[:, 0]  # (hidden,): 1 = the unit survives
+    return {"hidden.weight": rows, "hidden.bias": unit.clone(),
+            "out.weight": unit.expand_as(model.out.weight).contiguous()}
+
+
+def prune_masks(model: nn.Module, sparsity: float, kind: str = "layer-wise",
+                masks: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Masks for TinyLM's weight matrices: 'layer-wise', 'global' or 'structured' (chapter 5's lab)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    weights = prunable_weights(model)
+    if kind == "layer-wise":
+        return {name: magnitude_mask(w, sparsity, None if masks is None else masks[name]) for name, w in weights.items()}
+    if kind == "global":
+        return global_magnitude_masks(weights, sparsity, masks)
+    return neuron_masks(model, sparsity)
+
+
+@torch.no_grad()
+def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> nn.Module:
+    """Set every masked weight to exactly zero, in place."""
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        params[name].mul_(mask)
+    return model
+
+
+@contextmanager
+def hold_masks(model: nn.Module, masks: dict[str, torch.Tensor]):
+    """Fine-tune with pruned weights held at zero: zero them, and zero their gradients while inside.
+
+    With zero gradients from the start, SGD and Adam never move a pruned weight
+    (Adam's moment estimates stay zero), so masks hold without re-applying.
+    """
+    apply_masks(model, masks)
+    params = dict(model.named_parameters())
+    handles = [params[name].register_hook(lambda grad, mask=mask: grad * mask) for name, mask in masks.items()]
+    try:
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def sparsity_of(model: nn.Module, names=PRUNABLE) -> float:
+    """Fraction of exactly-zero entries in the named tensors (default: the prunable weights)."""
+    params = dict(model.named_parameters())
+    zeros = sum(int((params[name] == 0).sum()) for name in names)
+    return zeros / sum(params[name].numel() for name in names)
+
+
+@torch.no_grad()
+def shrink_hidden(model: nn.Module) -> nn.Module:
+    """A TinyLM without its dead hidden units (all-zero row and bias): a smaller dense model, same outputs."""
+    from knobs.models import TinyLM, TinyLMConfig
+
+    alive = (model.hidden.weight != 0).any(dim=1) | (model.hidden.bias != 0)  # (hidden,)
+    small = TinyLM(TinyLMConfig(**{**model.config.__dict__, "hidden": max(1, int(alive.sum()))}))
+    small.embed.weight.copy_(model.embed.weight)
+    small.out.bias.copy_(model.out.bias)
+    if alive.any():
+        small.hidden.weight.copy_(model.hidden.weight[alive])
+        small.hidden.bias.copy_(model.hidden.bias[alive])
+        small.out.weight.copy_(model.out.weight[:, alive])
+    else:  # a Linear needs one unit; an all-zero one computes tanh(0) = 0, the same as none at all
+        for p in (small.hidden.weight, small.hidden.bias, small.out.weight):
+            p.zero_()
+    return small
+
+
+# ---- experiments: pruned models that learn again --------------------------------------------
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of examples whose most likely next word is the true one (top-1 accuracy)."""
+    return float((model(X).argmax(dim=-1) == y).float().mean())
+
+
+def fine_tune(model: nn.Module, masks: dict, X, y, steps: int = 60, lr: float = 0.01, every: int = 10, **kw):
+    """Train with the pruned weights held at zero; yields knobs.train Snapshots (step 0 = just pruned)."""
+    from knobs.train import train_lm
+
+    with hold_masks(model, masks):
+        yield from train_lm(model, X, y, steps=steps, lr=lr, every=every, **kw)
+
+
+def sparsity_schedule(final: float, rounds: int) -> list[float]:
+    """Sparsities for iterative pruning: the same fraction of the *surviving* weights goes each round."""
+    check_sparsity(final)
+    if not isinstance(rounds, int) or not 1 <= rounds <= 100:
+        raise ValueError(f"rounds must be a whole number between 1 and 100, got {rounds!r}")
+    keep_per_round = (1.0 - final) ** (1.0 / rounds)
+    return [1.0 - keep_per_round ** (r + 1) for r in range(rounds)]
+
+
+def iterative_prune(model: nn.Module, X, y, final: float, rounds: int, steps_per_round: int, kind: str = "layer-wise",
+                    lr: float = 0.01, X_val=None, y_val=None, every: int = 10, seed: int = 0):
+    """Prune a little, fine-tune, repeat (`rounds` times) up to `final` sparsity; returns (masks, history).
+
+    history is a list of (total fine-tune step, sparsity, val_loss) after each evaluation, so a plot can
+    show the loss jump at each pruning and recover during each fine-tune. rounds=1 is one-shot pruning.
+    """
+    from knobs.train import evaluate
+
+    masks, history, done = None, [], 0
+    for target in sparsity_schedule(final, rounds):
+        masks = prune_masks(model, target, kind, masks)
+        for snap in fine_tune(model, masks, X, y, steps=steps_per_round, lr=lr, every=every,
+                              X_val=X_val, y_val=y_val, seed=seed + done):
+            history.append((done + snap.step, target, snap.metrics.get("val_loss", evaluate(model, X, y))))
+        done += steps_per_round
+    return masks, history
+
+
+def lottery_ticket(make_model, X, y, sparsity: float, steps: int = 300, lr: float = 0.01, reinit_seeds=(1, 2, 3),
+                   X_val=None, y_val=None, every: int = 25, seed: int = 0, kind: str = "layer-wise"):
+    """Frankle & Carbin (2019), one shot: train a dense model from init, prune it, rewind the survivors to their
+    initial values and retrain with the mask; compare with the same mask on fresh random inits.
+
+    `make_model(seed)` returns a freshly initialised model (seed 0 is "the" init). Returns (masks, runs) with
+    runs = {"dense": [...], "winning ticket": [...], "random re-init 1": [...], ...}, each a list of Snapshots.
+    """
+    from knobs.train import train_lm
+
+    common = dict(steps=steps, lr=lr, every=every, X_val=X_val, y_val=y_val, seed=seed)
+    dense = make_model(0)
+    runs = {"dense": list(train_lm(dense, X, y, **common))}
+    masks = prune_masks(dense, sparsity, kind)
+    runs["winning ticket"] = list(fine_tune(make_model(0), masks, X, y, **common))  # survivors rewound to init
+    for n, reinit in enumerate(reinit_seeds, start=1):
+        runs[f"random re-init {n}"] = list(fine_tune(make_model(reinit), masks, X, y, **common))
+    return masks, runs
+
+
+# ---- what sparsity costs: bytes and time, measured ----------------------------------------------
+
+
+def to_csr(weight: torch.Tensor) -> torch.Tensor:
+    """`weight.to_sparse_csr()`, without PyTorch's "CSR support is in beta" warning on every call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return weight.to_sparse_csr()
+
+
+def storage_bytes(weight: torch.Tensor, layout: str = "dense", index_dtype: torch.dtype = torch.int64) -> int:
+    """Bytes to store `weight` as a real torch tensor in `layout` ('dense', 'coo' or 'csr'), summed from its parts.
+
+    `weight` may be dense, or already a sparse COO / CSR tensor (then `layout` must match it).
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be a 2-D matrix, got shape {tuple(weight.shape)}")
+    given = {torch.strided: "dense", torch.sparse_coo: "coo", torch.sparse_csr: "csr"}.get(weight.layout)
+    if given != "dense" and given != layout:
+        raise ValueError(f"weight is already a {given} tensor; layout must be {given!r}, got {layout!r}")
+    if layout == "dense":
+        parts = [weight]
+    elif layout == "coo":
+        sparse = (weight if given == "coo" else weight.to_sparse()).coalesce()
+        parts = [sparse.values(), sparse.indices().to(index_dtype)]  # (nnz,), (2, nnz): a row and a column each
+    else:
+        sparse = weight if given == "csr" else to_csr(weight)
+        parts = [sparse.values(), sparse.col_indices().to(index_dtype), sparse.crow_indices().to(index_dtype)]
+    return sum(part.numel() * part.element_size() for part in parts)
+
+
+@torch.no_grad()
+def pruned_versions(weight: torch.Tensor, sparsities) -> dict[float, dict[str, torch.Tensor]]:
+    """Chapter 5's cost study: for each sparsity, three versions of a pruned matrix.
+
+    'dense with zeros': the smallest |w| set to zero (same mask as `magnitude_mask`), still a dense tensor;
+    'sparse CSR': the same zeros stored as a torch.sparse CSR tensor;
+    'structured': the same fraction of whole rows (smallest L2 norm, as `structured_mask`) removed -- a
+    smaller dense matrix. One sort of |w| serves every sparsity.
+    """
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be a 2-D matrix, got shape {tuple(weight.shape)}")
+    order = torch.topk(weight.abs().flatten(), weight.numel(), largest=False).indices  # smallest |w| first
+    row_order = torch.topk(torch.linalg.vector_norm(weight, dim=1), weight.shape[0], largest=False).indices
+    versions = {}
+    for sparsity in sparsities:
+        zeros = weight.flatten().clone()
+        zeros[order[:_count_to_prune(sparsity, weight.numel())]] = 0.0
+        zeros = zeros.view_as(weight)
+        kept_rows = row_order[_count_to_prune(sparsity, weight.shape[0]):].sort().values
+        versions[sparsity] = {"dense with zeros": zeros, "sparse CSR": to_csr(zeros),
+                              "structured": weight[kept_rows].contiguous()}
+    return versions
+
+
+def matmul_cases(versions: dict, X: torch.Tensor) -> dict[tuple[str, float], callable]:
+    """{(version, sparsity): a function computing X @ W.T with that version of W}, ready for `time_matmuls`."""
+    Xt = X.T.contiguous()  # (cols, batch): torch.sparse multiplies CSR (rows, cols) @ dense (cols, batch)
+    cases = {}
+    for sparsity, v in versions.items():
+        zeros, csr, small = v["dense with zeros"], v["sparse CSR"], v["structured"]
+        cases["dense with zeros", sparsity] = lambda zeros=zeros: X @ zeros.T  # (batch, rows)
+        cases["sparse CSR", sparsity] = lambda csr=csr: csr @ Xt  # (rows, batch)
+        cases["structured", sparsity] = lambda small=small: X @ small.T  # (batch, rows kept)
+    return cases
+
+
+def time_matmuls(cases: dict, rounds: int = 31, number: int = 1, num_threads: int = 1, seed: int = 0) -> dict:
+    """Median seconds per call of each zero-argument function, measured in interleaved rounds.
+
+    Every round times every case once (torch.utils.benchmark, `number` calls each), in a shuffled order, so a
+    burst of load from other programs hits all cases alike; the median over rounds ignores the bursts. Keep each
+    sample short (number=1, calls well under a millisecond): on a busy machine a long sample is almost always
+    interrupted by another program, a short one rarely is.
+    """
+    from torch.utils.benchmark import Timer
+
+    if not isinstance(rounds, int) or not 1 <= rounds <= 1000:
+        raise ValueError(f"rounds must be a whole number between 1 and 1000, got {rounds!r}")
+    if not isinstance(number, int) or not 1 <= number <= 10_000:
+        raise ValueError(f"number must be a whole number between 1 and 10000, got {number!r}")
+    timers = {name: Timer(stmt="f()", globals={"f": f}, num_threads=num_threads) for name, f in cases.items()}
+    for timer in timers.values():
+        timer.timeit(1)  # warm up: first calls allocate and pick kernels
+    samples = {name: [] for name in cases}
+    order = list(timers)
+    shuffle = random.Random(seed).shuffle
+    for _ in range(rounds):
+        shuffle(order)  # a new order every round: no case always runs first, or right after a slow one
+        for name in order:
+            samples[name].append(timers[name].timeit(number).median)
+    return {name: statistics.median(times) for name, times in samples.items()}
+

@@ -1,0 +1,399 @@
+"""Quantization from scratch (chapter 6): fewer bits per parameter.
+
+Scope: number formats (bit fields, range and precision read from torch.finfo /
+iinfo), uniform quantization of a weight tensor -- symmetric or affine (scale +
+zero-point), per tensor, per output channel or per group of inputs --
+post-training quantization of a whole model (simulated: weights are quantized
+and dequantized, so any float kernel runs them), a fake-quantize operation with
+a straight-through gradient for quantization-aware training, and the
+measurements of a real int8 model (bytes on disk, CPU latency).
+
+Every quantizer here is checked against PyTorch's own in tests/test_quantize.py
+(torch.quantize_per_tensor / quantize_per_channel / fake_quantize_*).
+"""
+from __future__ import annotations
+
+import copy
+import io
+import math
+import statistics
+import struct
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+SCHEMES = ("symmetric", "affine")
+GRANULARITIES = ("tensor", "channel", "group")
+FORMATS = ("fp32", "fp16", "bf16", "int8", "int4")
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8}
+
+
+# ---- number formats ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NumberFormat:
+    name: str
+    kind: str  # "float" or "int"
+    bits: int
+    sign_bits: int
+    exponent_bits: int  # 0 for integers
+    mantissa_bits: int  # stored fraction bits (floats) or magnitude bits (ints)
+    smallest: float  # most negative value
+    largest: float  # largest finite value
+    smallest_normal: float  # floats: smallest positive normal number; ints: 1
+    eps: float  # gap between 1 and the next number: the relative precision of a float
+
+    @property
+    def decimal_digits(self) -> float:
+        """About how many significant decimal digits the format keeps (floats)."""
+        return -math.log10(self.eps) if self.kind == "float" else math.log10(self.largest)
+
+    @property
+    def values(self) -> int:
+        """How many distinct bit patterns the format has."""
+        return 2 ** self.bits
+
+
+def int_range(bits: int, signed: bool = True) -> tuple[int, int]:
+    """The smallest and largest integer `bits` bits can hold (two's complement when signed)."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 32:
+        raise ValueError(f"bits must be a whole number between 1 and 32, got {bits!r}")
+    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+
+
+def number_format(name: str) -> NumberFormat:
+    """A format's layout, range and precision, read from torch.finfo / torch.iinfo (int4 from its 4 bits)."""
+    if name not in FORMATS:
+        raise ValueError(f"name must be one of {', '.join(FORMATS)}; got {name!r}")
+    if name.startswith("int"):
+        bits = int(name[3:])
+        low, high = (torch.iinfo(TORCH_DTYPES[name]).min, torch.iinfo(TORCH_DTYPES[name]).max) \
+            if name in TORCH_DTYPES else int_range(bits)  # torch has no usable int4 dtype: compute it
+        return NumberFormat(name, "int", bits, 1, 0, bits - 1, float(low), float(high), 1.0, 1.0)
+    info = torch.finfo(TORCH_DTYPES[name])
+    mantissa = round(-math.log2(info.eps))  # eps = 2**-mantissa_bits
+    return NumberFormat(name, "float", info.bits, 1, info.bits - 1 - mantissa, mantissa, float(info.min),
+                        float(info.max), float(info.smallest_normal), float(info.eps))
+
+
+def bit_fields(value: float, name: str) -> dict[str, str]:
+    """The bits that store `value` in format `name`: sign, exponent and mantissa (floats) or two's complement (ints)."""
+    fmt = number_format(name)
+    if fmt.kind == "int":
+        if value != int(value) or not fmt.smallest <= value <= fmt.largest:
+            raise ValueError(f"value must be a whole number between {fmt.smallest:g} and {fmt.largest:g} for {name}, "
+                             f"got {value!r}")
+        pattern = format(int(value) & (2 ** fmt.bits - 1), f"0{fmt.bits}b")
+        return {"sign": pattern[0], "magnitude": pattern[1:]}
+    stored = torch.tensor(value, dtype=TORCH_DTYPES[name])  # rounds to the nearest number the format has
+    as_int = {32: torch.int32, 16: torch.int16}[fmt.bits]
+    pattern = format(int(stored.view(as_int).item()) & (2 ** fmt.bits - 1), f"0{fmt.bits}b")
+    return {"sign": pattern[0], "exponent": pattern[1:1 + fmt.exponent_bits], "mantissa": pattern[1 + fmt.exponent_bits:]}
+
+
+def value_from_fields(fields: dict[str, str], name: str) -> float:
+    """Decode bit fields back to the number (the IEEE 754 rule for normal floats; two's complement for ints)."""
+    fmt = number_format(name)
+    if fmt.kind == "int":
+        raw = int(fields["sign"] + fields["magnitude"], 2)
+        return float(raw - 2 ** fmt.bits if fields["sign"] == "1" else raw)
+    sign = -1.0 if fields["sign"] == "1" else 1.0
+    exponent, mantissa = int(fields["exponent"], 2), int(fields["mantissa"], 2)
+    bias = 2 ** (fmt.exponent_bits - 1) - 1
+    if exponent == 0:  # subnormal: no hidden leading 1
+        return sign * mantissa / 2 ** fmt.mantissa_bits * 2.0 ** (1 - bias)
+    return sign * (1 + mantissa / 2 ** fmt.mantissa_bits) * 2.0 ** (exponent - bias)
+
+
+# ---- uniform quantization of one tensor ---------------------------------------------------------------------------
+def _check_options(bits, scheme, granularity, group_size, clip):
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 16:
+        raise ValueError(f"bits must be a whole number between 2 and 16, got {bits!r}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}; got {scheme!r}")
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}; got {granularity!r}")
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
+        raise ValueError(f"group_size must be a whole number 1 or more, got {group_size!r}")
+    if not isinstance(clip, (int, float)) or not 0 < clip <= 1:
+        raise ValueError(f"clip must be a number in (0, 1], got {clip!r}")
+
+
+def blocks(w: torch.Tensor, granularity: str, group_size: int = 8) -> torch.Tensor:
+    """View `w` as (n_blocks, block_size): one row per set of weights that share a scale."""
+    rows = w.reshape(w.shape[0], -1) if w.dim() > 1 else w.reshape(1, -1)  # (out_channels, inputs)
+    if granularity == "tensor":
+        return rows.reshape(1, -1)
+    if granularity == "channel":
+        return rows
+    if rows.shape[1] % group_size:
+        raise ValueError(f"group_size must divide the {rows.shape[1]} inputs of each row, got {group_size}")
+    return rows.reshape(-1, group_size)  # (out_channels * groups, group_size)
+
+
+def quant_range(bits: int, scheme: str) -> tuple[int, int]:
+    """Integer codes used: signed for symmetric (the most negative code is left unused), unsigned for affine."""
+    if scheme == "symmetric":
+        low, high = int_range(bits, signed=True)
+        return low, high
+    return int_range(bits, signed=False)
+
+
+def compute_qparams(w_blocks: torch.Tensor, bits: int, scheme: str = "symmetric", clip: float = 1.0):
+    """Scale and zero-point of each block (row of `w_blocks`), both shaped (n_blocks, 1)."""
+    qmin, qmax = quant_range(bits, scheme)
+    if scheme == "symmetric":
+        amax = w_blocks.abs().amax(dim=1, keepdim=True) * clip
+        scale = torch.where(amax > 0, amax / qmax, torch.ones_like(amax))  # max|w| lands on the top code
+        return scale, torch.zeros_like(scale, dtype=torch.long)
+    low = (w_blocks.amin(dim=1, keepdim=True) * clip).clamp(max=0)  # the range must contain 0, so that a zero
+    high = (w_blocks.amax(dim=1, keepdim=True) * clip).clamp(min=0)  # weight (or padding) is stored exactly
+    scale = (high - low) / (qmax - qmin)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    zero_point = (qmin - torch.round(low / scale)).clamp(qmin, qmax).long()  # the code that stands for 0.0
+    return scale, zero_point
+
+
+def quantize_codes(x: torch.Tensor, scale, zero_point, qmin: int, qmax: int) -> torch.Tensor:
+    """q = clamp(round(x / scale) + zero_point, qmin, qmax): the integer codes (round half to even, as PyTorch)."""
+    inv_scale = 1.0 / scale  # PyTorch multiplies by the inverse scale: keep its rounding at exact halves
+    return (torch.round(x * inv_scale) + zero_point).clamp(qmin, qmax).to(torch.int32)
+
+
+def dequantize_codes(q: torch.Tensor, scale, zero_point) -> torch.Tensor:
+    """x_hat = scale * (q - zero_point): back to real numbers."""
+    return (q.to(torch.float32) - zero_point) * scale
+
+
+def grid_levels(scale, zero_point, bits: int, scheme: str = "symmetric") -> torch.Tensor:
+    """The real values one block can take: scale * (q - zero_point) for every code q it can reach."""
+    qmin, qmax = quant_range(bits, scheme)
+    if scheme == "symmetric":
+        qmin = -qmax  # a max-based symmetric scale never reaches the most negative code
+    return dequantize_codes(torch.arange(qmin, qmax + 1), scale, zero_point).reshape(-1)
+
+
+@dataclass
+class QuantizedTensor:
+    """Integer codes + one scale (and zero-point) per block: what a quantized weight really stores."""
+
+    codes: torch.Tensor  # (n_blocks, block_size) int32 holding `bits`-bit values
+    scale: torch.Tensor  # (n_blocks, 1) float32
+    zero_point: torch.Tensor  # (n_blocks, 1) int64
+    shape: tuple
+    bits: int
+    scheme: str
+    granularity: str
+
+    def dequantize(self) -> torch.Tensor:
+        return dequantize_codes(self.codes, self.scale, self.zero_point).reshape(self.shape)
+
+    @property
+    def qmin_qmax(self) -> tuple[int, int]:
+        return quant_range(self.bits, self.scheme)
+
+    def levels(self, block: int = 0) -> torch.Tensor:
+        """Every real value block `block` can take: its quantization grid."""
+        return grid_levels(self.scale[block], self.zero_point[block], self.bits, self.scheme)
+
+    def nbytes(self, scale_bytes: int = 2) -> float:
+        """Storage: `bits` per weight, plus a scale (fp16 by default) and, if affine, a zero-point per block."""
+        extra = scale_bytes + (self.bits / 8 if self.scheme == "affine" else 0)
+        return self.codes.numel() * self.bits / 8 + self.scale.numel() * extra
+
+    def bits_per_weight(self, scale_bytes: int = 2) -> float:
+        return 8 * self.nbytes(scale_bytes) / self.codes.numel()
+
+
+def quantize_tensor(w: torch.Tensor, bits: int = 8, scheme: str = "symmetric", granularity: str = "tensor",
+                    group_size: int = 8, clip: float = 1.0) -> QuantizedTensor:
+    """Quantize a weight tensor to `bits`-bit integers with one scale per tensor, output channel or group (chapter 6)."""
+    _check_options(bits, scheme, granularity, group_size, clip)
+    if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.numel() == 0:
+        raise ValueError("w must be a non-empty floating-point tensor")
+    w_blocks = blocks(w.detach().float(), granularity, group_size)
+    scale, zero_point = compute_qparams(w_blocks, bits, scheme, clip)
+    codes = quantize_codes(w_blocks, scale, zero_point, *quant_range(bits, scheme))
+    return QuantizedTensor(codes, scale, zero_point, tuple(w.shape), bits, scheme, granularity)
+
+
+def fake_quantize(w: torch.Tensor, bits: int = 8, scheme: str = "symmetric", granularity: str = "tensor",
+                  group_size: int = 8, clip: float = 1.0) -> torch.Tensor:
+    """Quantize then dequantize: the float tensor a quantized model computes with."""
+    return quantize_tensor(w, bits, scheme, granularity, group_size, clip).dequantize().to(w.dtype)
+
+
+def fake_quantize_keep_outliers(w: torch.Tensor, bits: int = 8, n_outliers: int = 1, scheme: str = "symmetric",
+                                granularity: str = "tensor", group_size: int = 8) -> torch.Tensor:
+    """Keep the `n_outliers` largest-magnitude weights in float and quantize the rest.
+
+    The idea of LLM.int8()'s mixed-precision decomposition (Dettmers et al.
+    2022), which keeps outlier *feature dimensions* in 16 bits; here applied to
+    single weights: the outliers no longer set the scale of everything else.
+    """
+    if isinstance(n_outliers, bool) or not isinstance(n_outliers, int) or not 0 <= n_outliers < w.numel():
+        raise ValueError(f"n_outliers must be a whole number between 0 and {w.numel() - 1}, got {n_outliers!r}")
+    flat = w.detach().reshape(-1)
+    outliers = torch.topk(flat.abs(), n_outliers).indices
+    rest = flat.clone()
+    rest[outliers] = 0.0  # a zero does not widen a symmetric grid
+    out = fake_quantize(rest.reshape(w.shape), bits, scheme, granularity, group_size).reshape(-1)
+    out[outliers] = flat[outliers]  # stored separately, in float
+    return out.reshape(w.shape)
+
+
+def relative_error(w: torch.Tensor, w_hat: torch.Tensor) -> float:
+    """||w - w_hat|| / ||w||: the reconstruction error as a fraction of the weights' size."""
+    return float(torch.linalg.vector_norm(w - w_hat) / torch.linalg.vector_norm(w).clamp(min=1e-12))
+
+
+# ---- whole models ----------------------------------------------------------------------------------------------
+def weight_names(model: nn.Module) -> list[str]:
+    """The matrices worth quantizing: every parameter with 2+ dimensions (biases stay in float, as usual)."""
+    return [name for name, p in model.named_parameters() if p.dim() >= 2]
+
+
+def _fits(shape, granularity, group_size) -> bool:
+    return granularity != "group" or (shape[-1] if len(shape) > 1 else shape[0]) % group_size == 0
+
+
+@torch.no_grad()
+def quantize_model(model: nn.Module, bits: int = 8, scheme: str = "symmetric", granularity: str = "channel",
+                   group_size: int = 8, clip: float = 1.0, names: list[str] | None = None) -> nn.Module:
+    """Post-training quantization (simulated): a copy of `model` whose weight matrices are quantized + dequantized."""
+    _check_options(bits, scheme, granularity, group_size, clip)
+    quantized = copy.deepcopy(model)
+    params = dict(quantized.named_parameters())
+    for name in names or weight_names(model):
+        if name not in params:
+            raise ValueError(f"names: {name!r} is not a parameter; the model has {sorted(params)}")
+        params[name].copy_(fake_quantize(params[name], bits, scheme, granularity, group_size, clip))
+    return quantized
+
+
+class FakeQuantizeSTE(torch.autograd.Function):
+    """Forward: quantize + dequantize. Backward: the straight-through estimator (Bengio et al. 2013).
+
+    Rounding has zero gradient almost everywhere, so training could not move a
+    quantized weight. The straight-through estimator pretends rounding was the
+    identity and passes the gradient through -- except for values clamped to the
+    end of the range, whose gradient is zero (as in torch.fake_quantize_*).
+    """
+
+    @staticmethod
+    def forward(ctx, x, scale, zero_point, qmin: int, qmax: int):
+        unclamped = torch.round(x * (1.0 / scale))
+        if zero_point is not None:  # None: symmetric, no zero-point to add (saves two operations per step)
+            unclamped = unclamped + zero_point
+        q = unclamped.clamp(qmin, qmax)
+        ctx.save_for_backward(q == unclamped)  # inside the range: the gradient passes straight through
+        return (q if zero_point is None else q - zero_point) * scale
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (inside,) = ctx.saved_tensors
+        return grad_output * inside, None, None, None, None
+
+
+class WeightFakeQuantizer(nn.Module):
+    """A parametrization: the layer computes with the quantized weight, the optimizer updates the float one."""
+
+    def __init__(self, bits: int = 4, scheme: str = "symmetric", granularity: str = "channel", group_size: int = 8):
+        super().__init__()
+        _check_options(bits, scheme, granularity, group_size, 1.0)
+        self.bits, self.scheme, self.granularity, self.group_size = bits, scheme, granularity, group_size
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        w_blocks = blocks(w, self.granularity, self.group_size)
+        scale, zero_point = compute_qparams(w_blocks.detach(), self.bits, self.scheme)  # the grid follows the weights
+        qmin, qmax = quant_range(self.bits, self.scheme)
+        zero_point = None if self.scheme == "symmetric" else zero_point
+        return FakeQuantizeSTE.apply(w_blocks, scale, zero_point, qmin, qmax).reshape(w.shape)
+
+
+def prepare_qat(model: nn.Module, bits: int = 4, scheme: str = "symmetric", granularity: str = "channel",
+                group_size: int = 8) -> nn.Module:
+    """A copy of `model` for quantization-aware training: every weight matrix is fake-quantized in the forward pass."""
+    from torch.nn.utils import parametrize
+
+    qat = copy.deepcopy(model)
+    for name in weight_names(model):
+        module_name, attr = name.rsplit(".", 1) if "." in name else ("", name)
+        module = qat.get_submodule(module_name)
+        if not _fits(getattr(module, attr).shape, granularity, group_size):
+            raise ValueError(f"group_size must divide the inputs of {name}, got {group_size}")
+        parametrize.register_parametrization(module, attr, WeightFakeQuantizer(bits, scheme, granularity, group_size))
+    return qat
+
+
+def finish_qat(model: nn.Module) -> nn.Module:
+    """Bake the quantized weights in and drop the float copies (after quantization-aware training)."""
+    from torch.nn.utils import parametrize
+
+    for module in model.modules():
+        if parametrize.is_parametrized(module):
+            for attr in list(module.parametrizations):
+                parametrize.remove_parametrizations(module, attr, leave_parametrized=True)
+    return model
+
+
+# ---- PyTorch's own int8 model, measured ---------------------------------------------------------------------------
+def quantize_dynamic_int8(model: nn.Module) -> tuple[nn.Module, list[str]]:
+    """PyTorch's dynamic int8 quantization of every nn.Linear, and the warnings PyTorch gave while doing it."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quantized = quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
+    messages = sorted({f"{w.category.__name__}: {str(w.message).strip().splitlines()[0]}" for w in caught})
+    return quantized, messages
+
+
+def saved_bytes(model: nn.Module) -> int:
+    """Bytes of the model's state_dict as torch.save writes it (what a file on disk would take)."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes
+
+
+def median_seconds(fn, *args, min_run_time: float = 0.2, threads: int = 1) -> float:
+    """Median wall time of fn(*args), from torch.utils.benchmark (warm-up, many runs, one thread by default)."""
+    from torch.utils import benchmark
+
+    if not 0 < min_run_time <= 10:
+        raise ValueError(f"min_run_time must be in (0, 10] seconds, got {min_run_time}")
+    timer = benchmark.Timer("fn(*args)", globals={"fn": fn, "args": args}, num_threads=threads)
+    with torch.inference_mode():
+        fn(*args)  # warm up: first calls pay for allocation and kernel selection
+        return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def compare_seconds(candidates: dict, rounds: int = 5, min_run_time: float = 0.05, threads: int = 1) -> dict[str, float]:
+    """Median seconds per call of each {name: (fn, *args)}, timed in interleaved rounds (chapter 6).
+
+    Round after round, every candidate is timed once (torch.utils.benchmark,
+    one thread by default), so a change in the machine's load hits all of
+    them alike; the median over rounds ignores a round that was disturbed.
+    """
+    from torch.utils import benchmark
+
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 100:
+        raise ValueError(f"rounds must be a whole number between 1 and 100, got {rounds!r}")
+    if not 0 < min_run_time <= 10:
+        raise ValueError(f"min_run_time must be in (0, 10] seconds, got {min_run_time}")
+    timers = {name: benchmark.Timer("fn(*args)", globals={"fn": fn_args[0], "args": tuple(fn_args[1:])}, num_threads=threads)
+              for name, fn_args in candidates.items()}
+    samples = {name: [] for name in candidates}
+    with torch.inference_mode():
+        for fn, *args in candidates.values():
+            fn(*args)  # warm up: first calls pay for allocation and kernel selection
+        for _ in range(rounds):
+            for name, timer in timers.items():
+                samples[name].append(timer.blocked_autorange(min_run_time=min_run_time).median)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def float_to_bits32(value: float) -> str:
+    """fp32 bit pattern via Python's struct module: an independent check of bit_fields."""
+    return format(struct.unpack(">I", struct.pack(">f", value))[0], "032b")

@@ -1,0 +1,53 @@
+"""Chapter 2's static twins in a real browser (Debian's chromium): the knobs change the picture and its alt text."""
+import pytest
+
+pytestmark = [pytest.mark.html, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def page(built_html):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        page.goto((built_html / "notebooks" / "02_backprop.html").as_uri())
+        yield page
+        browser.close()
+
+
+def set_knob(twin, label, index):
+    """Move the twin's knob called `label` (a range slider or a select) to its `index`-th value."""
+    control = twin.locator(f"label:text-is('{label} ') + *")
+    if control.evaluate("el => el.tagName") == "SELECT":
+        control.select_option(str(index))
+    else:
+        control.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", index)
+
+
+def last_step(twin):
+    set_knob(twin, "Step", 3)
+    return twin.locator("img.knobs-twin-frame").get_attribute("alt")
+
+
+def test_descent_twin_diverges_at_a_large_rate_with_plain_gradient_descent(page):
+    twin = page.locator("#twin-ch02-descent")
+    assert "momentum (β₁ of Adam) 0.9 (change it in the live lab)" in twin.inner_text()
+    first = twin.locator("img.knobs-twin-frame").get_attribute("src")
+    set_knob(twin, "optimizer", 0)  # sgd
+    set_knob(twin, "learning rate", 2)  # 0.3
+    alt = last_step(twin)
+    assert "learning rate 0.3, optimizer sgd" in alt and "Diverged at step" in alt
+    assert twin.locator("img.knobs-twin-frame").get_attribute("src") != first
+    set_knob(twin, "optimizer", 1)  # momentum, learning rate 0.03 reaches the global minimum
+    set_knob(twin, "learning rate", 1)
+    assert "nearest the global minimum" in last_step(twin)
+
+
+def test_symmetry_twin_counts_one_unit_until_noise_breaks_the_tie(page):
+    twin = page.locator("#twin-ch02-symmetry")
+    set_knob(twin, "hidden and output layers start", 2)  # all equal (0.3)
+    set_knob(twin, "added random noise (std)", 0)
+    assert "1 of 32 hidden units" in last_step(twin)
+    set_knob(twin, "added random noise (std)", 1)  # 0.001
+    assert "32 of 32 hidden units" in last_step(twin)
