@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 # The book's models are tiny: one torch thread is as fast on an idle machine and 10x faster on a busy one.
 export OMP_NUM_THREADS := 1
 
-.PHONY: help venv book test test-lib test-notebooks test-html test-browser test-student bench student clean freeze browser npm
+.PHONY: help venv book test test-lib test-notebooks test-html test-browser test-student bench student clean freeze browser npm record
 
 help:
 	@echo "make book   build the HTML book into $(BUILD)/html (executes every notebook)"
@@ -71,6 +71,11 @@ student: $(STAMP)
 # Run each student notebook as a student would: blank, then with the reference solutions filled in.
 test-student: $(STAMP)
 	$(PY) -m pytest tests -m student -q
+
+# Store the outputs of the cells marked # NBVAL_CHECK_OUTPUT (what nbval compares against); NB=... for one notebook.
+NB ?= notebooks/[0-9]*.ipynb
+record: $(STAMP)
+	$(PY) tools/nb.py record $(NB)
 
 freeze: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/' > constraints.txt

@@ -114,9 +114,8 @@ def test_audit_meets_wrong_answers_inside_a_checkers_allowed_range():
             raise ValueError("give a number in (0, 1]")
         return answer == 0.6, "Too high." if answer > 0.6 else "Too low."
 
-    @check.exercise("ch99.pick", choices=("red", "green"))
-    def pick(answer):
-        return check.one_of(answer, ("red", "green")) == "green", "Red is the other one."
+    check.multiple_choice("ch99.pick", "Which colour?", right="green",
+                          feedback={"red": "Red is the other one.", "green": "Yes, green."})
 
     try:
         for exercise_id, right in (("ch99.fraction", 0.6), ("ch99.pick", "green")):

@@ -29,6 +29,18 @@ def exercise(exercise_id: str, choices: tuple[str, ...] | None = None):
     return register
 
 
+def multiple_choice(exercise_id: str, question: str, right: str, feedback: dict[str, str]):
+    """Register a multiple-choice exercise: `feedback` maps every allowed answer, in order, to its message."""
+    choices = tuple(feedback)
+
+    @exercise(exercise_id, choices=choices)
+    def checker(answer):
+        return one_of(answer, choices) == right, feedback[answer]
+
+    checker.__doc__ = question
+    return checker
+
+
 def one_of(answer, choices: tuple[str, ...]) -> str:
     """The answer if it is one of `choices`, else a ValueError that lists them (a hint, never a traceback)."""
     if answer not in choices:

@@ -430,20 +430,28 @@ def run_as_student(path: Path | str, timeout: int = 300) -> dict:
                 client.execute_cell(filled, len(nb.cells) - 1)
                 text, error = _outputs_text(filled)
                 report["filled"][exercise.id] = {"text": text, "error": error}
-                probe = nbformat.v4.new_code_cell(
-                    "import json as _json\nfrom knobs.teacher import AUDIT_MARK as _mark, audit_exercise as _audit\n"
+                found, text, error = _run_probe(
+                    client, nb, "import json as _json\nfrom knobs.teacher import AUDIT_MARK as _mark, audit_exercise as _audit\n"
                     f"print(_mark + _json.dumps(_audit({exercise.id!r}, {exercise.answer_expr})))")
-                nb.cells.append(probe)
-                client.execute_cell(probe, len(nb.cells) - 1)
-                text, error = _outputs_text(probe)
-                line = next((ln for ln in text.splitlines() if ln.startswith(AUDIT_MARK)), None)
-                report["audit"][exercise.id] = json.loads(line[len(AUDIT_MARK):]) if line else {"error": error or text}
+                report["audit"][exercise.id] = found if found is not None else {"error": error or text}
             report["seconds"]["solutions_and_audit"] = round(time.perf_counter() - started, 2)
             report["peak_memory_mb"] = _kernel_peak_memory_mb(client, nb)
     finally:
         if saved is not None:
             os.environ["KNOBS_STATIC"] = saved
     return report
+
+
+def _run_probe(client, nb, source: str):
+    """Run `source` as a new cell in the kernel; returns (the JSON it printed after AUDIT_MARK or None, text, error)."""
+    import nbformat
+
+    probe = nbformat.v4.new_code_cell(source)
+    nb.cells.append(probe)  # nbclient stores each executed cell back into the notebook
+    client.execute_cell(probe, len(nb.cells) - 1)
+    text, error = _outputs_text(probe)
+    line = next((ln for ln in text.splitlines() if ln.startswith(AUDIT_MARK)), None)
+    return (json.loads(line[len(AUDIT_MARK):]) if line else None), text, error
 
 
 # --- grading: rerun a learner's notebook and re-check each answer ---------------------------------------
@@ -472,17 +480,13 @@ def grade_notebook(path: Path | str, timeout: int = 600) -> dict[str, str]:
                 if cell.cell_type == "code":
                     client.execute_cell(cell, i)
             for exercise_id, expr in dict(calls).items():
-                probe = nbformat.v4.new_code_cell(
-                    "import json as _json\nfrom knobs.check import check as _check\n"
+                found, _, error = _run_probe(
+                    client, nb, "import json as _json\nfrom knobs.check import check as _check\n"
                     f"try:\n    _r = _check({exercise_id!r}, {expr})\n"
                     "    _g = 'correct' if _r.ok else ('not yet' if _r.answered else 'blank')\n"
                     "except Exception as _e:\n    _g = f'error: {type(_e).__name__}: {_e}'\n"
                     f"print({AUDIT_MARK!r} + _json.dumps(_g))")
-                nb.cells.append(probe)
-                client.execute_cell(probe, len(nb.cells) - 1)
-                text, error = _outputs_text(probe)
-                line = next((ln for ln in text.splitlines() if ln.startswith(AUDIT_MARK)), None)
-                grades[exercise_id] = json.loads(line[len(AUDIT_MARK):]) if line else f"error: {error}"
+                grades[exercise_id] = found if found is not None else f"error: {error}"
     finally:
         if saved is not None:
             os.environ["KNOBS_STATIC"] = saved

@@ -1,5 +1,5 @@
 """Chapter 8 exercises: counting LoRA's trainable parameters, and what forgetting means."""
-from knobs.check import direction_hint, exercise, is_close, one_of
+from knobs.check import direction_hint, exercise, is_close, multiple_choice
 from knobs.lora import gpt2_lora_count, lora_parameter_count
 from knobs.models import GPT2Config
 
@@ -30,15 +30,9 @@ def check_gpt2_fraction(answer):
     return False, direction_hint(answer, expected) + " Use gpt2_lora_count and the tied GPT-2 total."
 
 
-FORGETTING_CHOICES = ("from scratch", "full fine-tune", "freeze embeddings", "output layer only", "LoRA")
-
-
-@exercise("ch08.forgetting", choices=FORGETTING_CHOICES)
-def check_forgetting(answer):
-    """Which strategy leaves the original model's predictions exactly recoverable?"""
-    one_of(answer, FORGETTING_CHOICES)
-    if answer == "LoRA":
-        return True, "Switch the adapters off and every pretrained number is exactly as it was."
-    if answer == "output layer only":
-        return False, "The embeddings and hidden layer are safe, but the output layer itself was overwritten."
-    return False, "Which strategy never writes to a pretrained tensor?"
+NEVER_WRITES = "Which strategy never writes to a pretrained tensor?"
+check_forgetting = multiple_choice(
+    "ch08.forgetting", "Which strategy leaves the original model's predictions exactly recoverable?", right="LoRA",
+    feedback={"from scratch": NEVER_WRITES, "full fine-tune": NEVER_WRITES, "freeze embeddings": NEVER_WRITES,
+              "output layer only": "The embeddings and hidden layer are safe, but the output layer itself was overwritten.",
+              "LoRA": "Switch the adapters off and every pretrained number is exactly as it was."})

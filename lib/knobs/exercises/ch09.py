@@ -1,5 +1,5 @@
 """Chapter 9 exercises: compute the bias score, read an output row, judge a mitigation."""
-from knobs.check import exercise, is_close, one_of
+from knobs.check import exercise, is_close, multiple_choice
 
 
 @exercise("ch09.bias_score")
@@ -15,18 +15,13 @@ def check_bias_score(answer):
     return False, "Use the formula in the chapter: average, over the two jobs, of P(favoured) − P(other)."
 
 
-MITIGATION_CHOICES = ("none", "counterfactual data", "project out direction")
-
-
-@exercise("ch09.mitigation", choices=MITIGATION_CHOICES)
-def check_mitigation(answer):
-    """Which mitigation removed the next-word bias in the lab: none, counterfactual data, project out direction?"""
-    one_of(answer, MITIGATION_CHOICES)
-    if answer == "counterfactual data":
-        return True, "Balancing the data removed what the parameters could learn; projecting a direction did not."
-    if answer == "project out direction":
-        return False, "Look at the next-word bias curve with that setting: the direction went, the bias stayed."
-    return False, "With no mitigation the bias follows the skew."
+check_mitigation = multiple_choice(
+    "ch09.mitigation", "Which mitigation removed the next-word bias in the lab?", right="counterfactual data",
+    feedback={"none": "With no mitigation the bias follows the skew.",
+              "counterfactual data": "Balancing the data removed what the parameters could learn; "
+                                     "projecting a direction did not.",
+              "project out direction": "Look at the next-word bias curve with that setting: the direction went, "
+                                       "the bias stayed."})
 
 
 @exercise("ch09.probe_control", choices=("a", "b", "c"))
