@@ -11,6 +11,8 @@ Enabled in _config.yml (`sphinx: extra_extensions: [knobs.sphinxext]`). It
   writes the deprecated `doc-biblioentry`, which axe reports as a critical violation), and lets
   a hidden cell's "Show code cell source" name its toggle (myst-nb labels it "Toggle hidden
   content", which hides the visible text from the accessible name: a serious axe violation).
+- registers the bibliography style "knobs" (knobs.bibstyle): alpha labels unique across the book,
+  where pybtex makes them unique only within one chapter's bibliography;
 - ties JupyterQuiz's "Type numeric answer here:" label to its input (JupyterQuiz 2.9 creates the
   <label> without `for`, so the field has no accessible name: a critical axe violation).
 Theme templates fixed for the same reasons are in book/_templates.
@@ -89,8 +91,15 @@ def fix_page(app, pagename, templatename, context, doctree) -> None:
                            .replace('<summary aria-label="Toggle hidden content">', "<summary>"))
 
 
+def register_bibstyle(app, config):
+    from knobs import bibstyle
+
+    bibstyle.register([Path(app.srcdir) / path for path in config.bibtex_bibfiles])
+
+
 def setup(app):
     app.connect("config-inited", check_mathjax)
+    app.connect("config-inited", register_bibstyle)
     app.add_js_file(None, body=TIE_QUIZ_LABELS)
     app.connect("html-page-context", fix_page)
     app.connect("build-finished", copy_mathjax)
