@@ -65,3 +65,21 @@ def test_same_seed_same_model():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_chapter_1s_count_by_hand_agrees_with_the_code():
+    """Chapter 1 counts the tiny model's parameters by hand in a table before the code does; keep them equal."""
+    import re
+
+    import nbformat
+
+    from conftest import ROOT
+    from knobs import data
+
+    notebook = nbformat.read(ROOT / "notebooks" / "01_parameters.ipynb", as_version=4)
+    text = next(c.source for c in notebook.cells if c.cell_type == "markdown" and "Count it by hand" in c.source)
+    by_hand = {name: int(count) for name, count in re.findall(r"\| `([\w.]+)` \|[^|]*\| \$(?:[^$]*= )?(\d+)\$ \|", text)}
+    vocab = len(data.load_corpus("farm").vocab)
+    assert f"$V = {vocab}$" in text
+    model = models.make_tiny_lm(vocab_size=vocab, embed_dim=8, hidden=32, seed=0)
+    assert by_hand == {name: p.numel() for name, p in model.named_parameters()}

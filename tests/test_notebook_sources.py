@@ -27,7 +27,8 @@ def test_every_checked_cell_stores_the_output_nbval_compares(notebook):
     checked = [c for c in code_cells(notebook) if is_checked(c)]
     assert checked, f"{notebook.name}: mark deterministic cells with # NBVAL_CHECK_OUTPUT"
     for cell in checked:
-        assert cell.outputs, f"{notebook.name}: run `python tools/nb.py record {notebook.relative_to(ROOT)}`\n{cell.source[:200]}"
+        assert cell.outputs and cell.execution_count, \
+            f"{notebook.name}: run `python tools/nb.py record {notebook.relative_to(ROOT)}`\n{cell.source[:200]}"
         assert not any(o.output_type == "error" for o in cell.outputs), cell.source[:200]
         assert all(o.get("name") != "stderr" for o in cell.outputs), f"a warning was recorded:\n{cell.source[:200]}"
 
@@ -45,8 +46,9 @@ def test_nbval_fails_a_checked_cell_whose_output_changed(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(6 * 7)")]
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="41\n")]
+    nb.cells[0].execution_count = 1
     nbformat.write(nb, tmp_path / "changed.ipynb")
     result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q",
                              "-p", "no:cacheprovider", str(tmp_path / "changed.ipynb")],
                             capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 1 and "41" in result.stdout, result.stdout[-2000:]
+    assert result.returncode == 1 and "41" in result.stdout and "42" in result.stdout, result.stdout[-2000:]

@@ -54,16 +54,16 @@ def record(path: str) -> None:
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     for cell, ran in zip(nb.cells, executed.cells):
         if cell.cell_type == "code":
-            cell.execution_count = None
-            cell.outputs = [_plain(o) for o in ran.outputs] if is_checked(cell) else []
+            checked = is_checked(cell)
+            # nbval refuses a stored output without an execution count ("unrun reference cell")
+            cell.execution_count = ran.execution_count if checked else None
+            cell.outputs = ran.outputs if checked else []
     nbformat.write(nb, path)
     print(f"{path}: {sum(map(is_checked, nb.cells))} checked cells recorded")
-
-
-def _plain(output):
-    if "execution_count" in output:
-        output.execution_count = None
-    return output
+    for i, ran in enumerate(executed.cells):  # a learner would see these in Jupyter (the book hides stderr)
+        for output in ran.get("outputs", []):
+            if output.get("name") == "stderr":
+                print(f"  warning: cell {i} writes to stderr: {output.text.strip()[:300]}")
 
 
 if __name__ == "__main__":

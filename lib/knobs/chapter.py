@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from knobs.train import seed
 
 
@@ -11,6 +13,9 @@ class Chapter:
         self.number = number
         self.started = time.perf_counter()
         seed(seed_value)
+        # The book's models are tiny: one thread is as fast as two on an idle laptop, many times faster on a
+        # busy one (threads wait for each other), and the numbers do not depend on how many cores a machine has.
+        torch.set_num_threads(1)
 
     def runtime(self) -> str:
         """Seconds since the chapter's first cell ran (a real measurement, printed in the book)."""

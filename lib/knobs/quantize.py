@@ -245,6 +245,7 @@ def fake_quantize_keep_outliers(w: torch.Tensor, bits: int = 8, n_outliers: int 
 
 def relative_error(w: torch.Tensor, w_hat: torch.Tensor) -> float:
     """||w - w_hat|| / ||w||: the reconstruction error as a fraction of the weights' size."""
+    w, w_hat = w.detach(), w_hat.detach()  # a measurement, not part of any training graph
     return float(torch.linalg.vector_norm(w - w_hat) / torch.linalg.vector_norm(w).clamp(min=1e-12))
 
 

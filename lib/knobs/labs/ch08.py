@@ -48,7 +48,7 @@ def fine_tuning_lab() -> Lab:
         name="ch08-fine-tuning",
         title="Which parameters does fine-tuning change?",
         controls=[Choice("strategy", "strategy", transfer.STRATEGIES, "full fine-tune"),
-                  Slider("rank", "LoRA rank", 1, 8, 4, integer=True, twin=(1, 8))],
+                  Slider("rank", "LoRA rank (LoRA only)", 1, 8, 4, integer=True, twin=(1, 8))],
         run=strategy_run,
         views=[lambda: ChangeBarsView(),
                lambda: LossView(("test_loss", "old_loss"), title="loss: new style vs original corpus"),
