@@ -112,14 +112,16 @@ class HistogramView(View):
             self.span = self.span or 3 * float(np.abs(values).max() or 1.0)
             self.edges = np.linspace(-self.span, self.span, self.bins + 1)
         counts, _ = np.histogram(np.clip(values, -self.span, self.span), self.edges)
+        # twice the tallest bar of room (never more than every value in one bin): new limits cost a full redraw
+        room = min(2 * counts.max() + 1, len(values) + 1)
         if self.stairs is None:
             self.stairs = self._keep(self.ax.stairs(counts, self.edges, fill=True, color=PALETTE[0]))
             self.ax.set_xlim(-self.span, self.span)
-            self.ax.set_ylim(0, counts.max() * 1.3 + 1)
+            self.ax.set_ylim(0, room)
             return True
         self.stairs.set_data(counts)
         if counts.max() > self.ax.get_ylim()[1]:
-            self.ax.set_ylim(0, counts.max() * 1.3)
+            self.ax.set_ylim(0, room)
             return True
         return False
 

@@ -7,7 +7,8 @@
 
 Hooks do the work: each parameter's gradient norm is recorded right after
 backward accumulates it; a redraw happens on a forward pass once enough time
-has passed. The interval adapts to what a redraw costs, so drawing takes at
+has passed. The first picture (the parameters before training) is drawn when
+watch() is called, so the one full draw of the figure happens before the loop. The interval adapts to what a redraw costs, so drawing takes at
 most `budget` (15%) of the loop's time. Output goes through an IPython display
 handle (no widget), so the executed book keeps the final picture.
 """
@@ -31,16 +32,25 @@ class GradNormView(View):
         super().__init__()
         self.names = list(names)
 
+    # Gradient norms of small models sit well inside this range; leaving it costs one full redraw.
+    START_LIMITS = (1e-4, 1e2)
+
     def setup(self, ax, total_steps):
         self.ax = ax
         ax.set_title(self.title, fontsize=9)
         ax.set_yscale("log")
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_ylim(*self.START_LIMITS)
+        # No step numbers on the x axis: the axis stretches as training goes on, and unlabelled it needs no
+        # redraw of the figure; the steps shown are written below it by an animated label instead.
+        ax.set_xticks([])
+        ax.set_xlim(0, 10)
         ax.tick_params(labelsize=7)
-        self.lines = {n: self._keep(ax.plot([], [], lw=1.2, color=PALETTE[i % len(PALETTE)], label=n)[0])
+        self.span = self._keep(ax.text(0.5, -0.04, "step", transform=ax.transAxes, ha="center", va="top", fontsize=8))
+        # markers: a short loop may give only a few redraws, and one point alone draws no line
+        self.lines = {n: self._keep(ax.plot([], [], lw=1.2, marker="o", ms=2.5, color=PALETTE[i % len(PALETTE)],
+                                            label=n)[0])
                       for i, n in enumerate(self.names)}
         ax.legend(fontsize=6, loc="lower left")
-        self.limits = None
 
     def update(self, snap, history):
         low, high = float("inf"), 0.0
@@ -55,13 +65,12 @@ class GradNormView(View):
             positive = [y for y in ys if y > 0]
             if positive:
                 low, high = min(low, min(positive)), max(high, max(positive))
-        if high == 0.0:
-            return False
-        wanted = (0, max(10, history.steps[-1] * 1.25), low / 2, high * 2)
-        if self.limits is None or history.steps[-1] > self.limits[1] or low < self.limits[2] or high > self.limits[3]:
-            self.limits = wanted
-            self.ax.set_xlim(*wanted[:2])
-            self.ax.set_ylim(*wanted[2:])
+        last = history.steps[-1] if history.steps else 0
+        self.ax.set_xlim(0, max(10, last * 1.05))
+        self.span.set_text(f"step 0 → {last:,}")
+        bottom, top = self.ax.get_ylim()
+        if high > 0 and (low < bottom or high > top):  # a decade of room each side: a rare full redraw
+            self.ax.set_ylim(min(bottom, low / 10), max(top, high * 10))
             return True
         return False
 
@@ -90,23 +99,26 @@ class Watcher:
         self.renderer = Renderer(views, total_steps=1, ncols=min(3, len(views)),
                                  figsize=(9.5, 2.3 * -(-len(views) // 3)), layout=None)
         self.history, self.step, self.grad_norms = History(), 0, {}
-        self.draw_seconds, self.draws, self._last_draw = 0.0, 0, 0.0
+        self.draw_seconds, self.draws, self._last_draw, self._last_cost = 0.0, 0, 0.0, 0.0
+        self._last_forward, self._record_grads = time.perf_counter(), True
         self.handle = None
         self._hooks = [model.register_forward_pre_hook(self._on_forward)]
         for name, param in model.named_parameters():
             if param.requires_grad:
                 self._hooks.append(param.register_post_accumulate_grad_hook(self._grad_hook(name)))
         self._display = display
+        self.draw()  # the parameters as they start, shown at once: the one full draw happens before the loop
+        self._last_cost = 0.0  # ...so it says nothing about what a redraw inside the loop will cost
 
     def _interval(self) -> float:
-        # Wait long enough that drawing costs at most `budget` of the loop's time.
-        return max(self.every_seconds, (self.draw_seconds / max(self.draws, 1)) / self.budget)
+        # Wait long enough that drawing costs at most `budget` of the loop's time. The last redraw is the best
+        # guess of the next one: usually a cheap blit, now and then a full redraw (new axis limits).
+        return max(self.every_seconds, self._last_cost / self.budget)
 
     def _grad_hook(self, name):
         def record(param):
-            near_draw = time.perf_counter() - self._last_draw >= self._interval()
-            if self.every_step or near_draw or name not in self.grad_norms:
-                self.grad_norms[name] = float(param.grad.detach().norm())  # only when a draw is near
+            if self._record_grads or name not in self.grad_norms:  # only when a draw is near
+                self.grad_norms[name] = float(param.grad.detach().norm())
                 if self.every_step:
                     steps, norms = self.grad_log.setdefault(name, ([], []))
                     steps.append(self.step)
@@ -116,8 +128,14 @@ class Watcher:
     def _on_forward(self, module, inputs):
         if module.training:
             self.step += 1
-        if time.perf_counter() - self._last_draw >= self._interval():
+        now = time.perf_counter()
+        step_seconds, self._last_forward = now - self._last_forward, now
+        interval = self._interval()
+        if now - self._last_draw >= interval:
             self.draw()
+            now = time.perf_counter()
+        # decided once per step (the hooks run once per tensor): will the next forward draw?
+        self._record_grads = self.every_step or now - self._last_draw + 2 * step_seconds >= interval
 
     def draw(self) -> None:
         started = time.perf_counter()
@@ -135,8 +153,9 @@ class Watcher:
                 self.handle = display(image, display_id=True)
             else:
                 self.handle.update(image)
+        self._last_cost = time.perf_counter() - started
         self.draws += 1
-        self.draw_seconds += time.perf_counter() - started
+        self.draw_seconds += self._last_cost
         self._last_draw = time.perf_counter()
 
     def describe(self) -> str:
