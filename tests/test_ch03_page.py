@@ -41,12 +41,9 @@ def test_page_is_within_budget_and_shows_no_errors(page_html, built_html):
 
 @pytest.mark.html
 @pytest.mark.browser
-def test_twin_knobs_change_the_picture_in_chromium(built_html):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
+def test_twin_knobs_change_the_picture_in_chromium(built_html, chromium):
+    page = chromium.new_page()  # the suite's one Playwright session (tests/conftest.py)
+    try:
         page.goto((built_html / PAGE).as_uri())
         twin = page.locator("#twin-ch03-penalties")
         image = twin.locator("img.knobs-twin-frame")
@@ -57,4 +54,5 @@ def test_twin_knobs_change_the_picture_in_chromium(built_html):
         alt = image.get_attribute("alt")
         assert image.get_attribute("src") != first
         assert "penalty L1" in alt and "exactly zero" in alt
-        browser.close()
+    finally:
+        page.close()

@@ -5,6 +5,7 @@ output stored in the notebook. A checked cell stored without output would pass w
 so these tests make sure every one has its recorded output (`python tools/nb.py record ...`), and that
 nothing else is stored (the book executes the notebooks itself; stored figures would only bloat git).
 """
+import re
 import sys
 
 import nbformat
@@ -52,3 +53,22 @@ def test_nbval_fails_a_checked_cell_whose_output_changed(tmp_path):
                              "-p", "no:cacheprovider", str(tmp_path / "changed.ipynb")],
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 1 and "41" in result.stdout and "42" in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_citations_carry_the_chapters_key_prefix(notebook):
+    """Each chapter's bibliography uses :keyprefix: chNN-, so two chapters may cite the same work (CONTRIBUTING)."""
+    import re
+
+    prefix = f"ch{notebook.stem[:2]}-"
+    text = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown")
+    assert f":keyprefix: {prefix}" in text, f"{notebook.name}: its bibliography needs :keyprefix: {prefix}"
+    keys = [k.strip() for group in re.findall(r"\{cite:\w+\}`([^`]+)`", text) for k in group.split(",")]
+    assert keys and all(k.startswith(prefix) for k in keys), [k for k in keys if not k.startswith(prefix)]
+
+
+def test_browser_tests_share_one_playwright_session():
+    """A second sync_playwright() inside the suite's session fails ("Sync API inside the asyncio loop"):
+    every browser test takes the `chromium` fixture of tests/conftest.py instead of starting its own."""
+    starting = [p.name for p in (ROOT / "tests").glob("test_*.py") if re.search(r"with .*sync_playwright\(\)", p.read_text())]
+    assert not starting, f"use the chromium fixture instead of sync_playwright() in {starting}"
