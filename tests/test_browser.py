@@ -297,7 +297,8 @@ def _search_finds_the_chapter(tab, server, name):
     word = search_word(tab.open(f"{server}notebooks/{name}"))
     page = tab.open(f"{server}search.html", f"?q={word}")
     results = page.locator("#search-results a")
-    results.first.wait_for()
+    # Sphinx shows results one by one (a timer per result): read them once it says it has finished
+    page.locator("#search-results .search-summary", has_text="Search finished").wait_for(timeout=60_000)
     hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     assert any(f"notebooks/{Path(name).stem}.html" in h for h in hrefs), f"searching {word!r} found {hrefs}"
     assert tab.blocked == [] and tab.errors == []
