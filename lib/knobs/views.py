@@ -121,7 +121,7 @@ class HistogramView(View):
             return True
         self.stairs.set_data(counts)
         if counts.max() > self.ax.get_ylim()[1]:
-            self.ax.set_ylim(0, room)
+            self.ax.set_ylim(0, min(2 * room, len(values) + 1))  # outgrown once: more room still
             return True
         return False
 

@@ -80,7 +80,7 @@ class GradNormView(View):
 
 
 class Watcher:
-    def __init__(self, model: nn.Module, every_seconds: float = 0.25, budget: float = 0.15, display: bool = True,
+    def __init__(self, model: nn.Module, every_seconds: float = 0.5, budget: float = 0.15, display: bool = True,
                  every_step: bool = False):
         if not isinstance(model, nn.Module):
             raise ValueError(f"watch needs a torch.nn.Module, got {type(model).__name__}")
@@ -173,7 +173,7 @@ class Watcher:
         self._hooks = []
 
 
-def watch(model: nn.Module, every_seconds: float = 0.25, budget: float = 0.15, display: bool = True,
+def watch(model: nn.Module, every_seconds: float = 0.5, budget: float = 0.15, display: bool = True,
           every_step: bool = False) -> Watcher:
     """Watch `model`'s parameters and gradient norms live while your own loop trains it.
 
