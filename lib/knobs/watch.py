@@ -8,8 +8,9 @@
 Hooks do the work: each parameter's gradient norm is recorded right after
 backward accumulates it; a redraw happens on a forward pass once enough time
 has passed. The first picture (the parameters before training) is drawn when
-watch() is called, so the one full draw of the figure happens before the loop. The interval adapts to what a redraw costs, so drawing takes at
-most `budget` (15%) of the loop's time. Output goes through an IPython display
+watch() is called, so the one full draw of the figure happens before the loop.
+The interval adapts to what the last redraw cost, so drawing takes at most
+`budget` (15%) of the loop's time. Output goes through an IPython display
 handle (no widget), so the executed book keeps the final picture.
 """
 from __future__ import annotations
