@@ -1,4 +1,9 @@
-"""Shared fixtures: the farm data, a trained tiny model, and the built HTML book."""
+"""Shared fixtures: the farm data, the trained tiny model, the built HTML book, the browser.
+
+tests/unit/ checks one library module per file (the fast loop: `pytest tests/unit`),
+tests/chapters/ one chapter per file (its labs, experiments, exercises, quiz),
+tests/book/ the built book, the browser, JupyterLab, the student edition and publishing.
+"""
 from pathlib import Path
 
 import pytest
@@ -15,19 +20,17 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def farm():
-    from knobs.labs.ch01 import farm_data
+    from knobs.data import farm_split
 
-    return farm_data()
+    return farm_split()
 
 
-@pytest.fixture(scope="session")
-def trained_model(farm):
-    from knobs import models, train
+@pytest.fixture
+def trained_model():
+    """Chapter 1's trained tiny model, a fresh copy for each test (train it, prune it: no test sees another's)."""
+    from knobs.train import trained_tiny_lm
 
-    vocab, X, y, X_val, y_val = farm
-    model = models.make_tiny_lm(len(vocab), seed=0)
-    list(train.train_lm(model, X, y, steps=300, lr=0.03, every=300, seed=0))
-    return model
+    return trained_tiny_lm()
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +44,7 @@ def chapter_pages(html_root: Path) -> list[Path]:
     return sorted((html_root / "notebooks").glob("*.html"))
 
 
-# ---- the browser (tests/test_browser.py, tests/test_jupyterlab.py) ------------------------------------
+# ---- the browser (tests/book/test_browser.py, tests/book/test_jupyterlab.py) ------------------------------------
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 

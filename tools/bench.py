@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -70,8 +69,8 @@ def naive_frame_ms(lab, values: dict, step: int, repeats: int = 5) -> list[float
 
 
 def bench_labs() -> dict:
-    from knobs.lab import time_frames
-    from knobs.labs import all_labs
+    from knobs.chapters import all_labs
+    from knobs.lab.lab import time_frames
 
     results = {}
     for name, factory in all_labs().items():
@@ -88,10 +87,10 @@ def bench_watch(steps: int = 2000) -> dict:
     import torch
 
     from knobs import models
-    from knobs.labs.ch01 import farm_data
-    from knobs.watch import watch
+    from knobs.data import farm_split
+    from knobs.lab.watch import watch
 
-    vocab, X, y, *_ = farm_data()
+    vocab, X, y, *_ = farm_split()
 
     def loop(watched: bool) -> float:
         model = models.make_tiny_lm(len(vocab), seed=0)

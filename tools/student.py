@@ -4,7 +4,7 @@
     python tools/student.py grade SUBMITTED.ipynb ... [--csv grades.csv]
 
 The student edition: _build/student/NN_topic.ipynb (checks, hints and labs kept; outputs cleared;
-a note on top) and _build/student.zip. The tests (tests/test_teacher.py, tests/test_student.py)
+a note on top) and _build/student.zip. The tests (tests/book/test_teacher.py, tests/book/test_student.py)
 prove that no solution text survives, that each notebook runs up to its first exercise, that the
 reference solutions pass every check, and that blank exercises get a friendly message.
 
@@ -16,7 +16,7 @@ import csv
 import sys
 from pathlib import Path
 
-from knobs import teacher
+from bookext import teacher
 
 ROOT = Path(__file__).resolve().parents[1]
 

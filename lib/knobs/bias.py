@@ -1,4 +1,4 @@
-"""Chapter 9: learned bias and looking inside the tiny model.
+"""Chapter 9: social bias learned from skewed data, measured in the parameters, and two mitigations.
 
 The example is synthetic and says so: two invented job sentences ("the
 farmer said he feeds the cow .") are added to the farm corpus, with the
@@ -36,8 +36,8 @@ def job_sentences(skew: float, n: int = 300, augment: bool = False, seed: int = 
     out = []
     for i in range(n):
         job = list(OCCUPATIONS)[i % 2]
-        favoured = OCCUPATIONS[job]
-        pronoun = favoured if rng.random() < skew else SWAP[favoured]
+        favored = OCCUPATIONS[job]
+        pronoun = favored if rng.random() < skew else SWAP[favored]
         sentence = f"the {job} said {pronoun} feeds the {rng.choice(animals)} ."
         out.append(sentence)
         if augment:  # counterfactual data augmentation: the same sentence with the pronoun swapped
@@ -54,23 +54,23 @@ def make_skewed_corpus(skew: float, augment: bool = False, seed: int = 0) -> dat
 
 @torch.no_grad()
 def next_word_bias(model, vocab) -> float:
-    """Average extra probability the model gives the favoured pronoun after 'JOB said' (0 = none)."""
+    """Average extra probability the model gives the favored pronoun after 'JOB said' (0 = none)."""
     total = 0.0
-    for job, favoured in OCCUPATIONS.items():
+    for job, favored in OCCUPATIONS.items():
         p = models.next_word_probs(model, vocab, f"{job} said", ["he", "she"])
-        total += p[favoured] - p[SWAP[favoured]]
+        total += p[favored] - p[SWAP[favored]]
     return total / len(OCCUPATIONS)
 
 
 @torch.no_grad()
 def embedding_bias(model, vocab) -> float:
-    """Average cosine of each job's embedding with g = e_he − e_she, signed toward its favoured pronoun."""
+    """Average cosine of each job's embedding with g = e_he − e_she, signed toward its favored pronoun."""
     E = model.embed.weight
     g = E[vocab.id("he")] - E[vocab.id("she")]
     total = 0.0
-    for job, favoured in OCCUPATIONS.items():
+    for job, favored in OCCUPATIONS.items():
         cos = float(F.cosine_similarity(E[vocab.id(job)], g, dim=0))
-        total += cos if favoured == "he" else -cos
+        total += cos if favored == "he" else -cos
     return total / len(OCCUPATIONS)
 
 
@@ -126,55 +126,5 @@ def train_skewed(skew: float, mitigation: str = "none", steps: int = 300, seed: 
     corpus = make_skewed_corpus(skew, augment=mitigation == "counterfactual data", seed=seed)
     X, y = data.make_dataset(corpus)
     model = models.make_tiny_lm(len(corpus.vocab), seed=seed)
-    *_, last = train.train_lm(model, X, y, steps=steps, every=steps, lr=0.03, seed=seed)
+    last = train.run_to_end(train.train_lm(model, X, y, steps=steps, every=steps, lr=0.03, seed=seed))
     return model, corpus.vocab, last
-
-
-@torch.no_grad()
-def hidden_unit_effects(model, vocab, context: str, word: str) -> torch.Tensor:
-    """Change in P(word | context) when each hidden unit is switched off (its output set to 0), one at a time."""
-    ids = torch.tensor([vocab.encode(context)[-model.config.context:]])
-    h = torch.tanh(model.hidden(model.embed(ids).flatten(1)))  # (1, hidden)
-    base = torch.softmax(model.out(h), -1)[0, vocab.id(word)]
-    ablated = h.repeat(h.shape[1], 1) * (1 - torch.eye(h.shape[1]))  # row i: unit i off
-    return torch.softmax(model.out(ablated), -1)[:, vocab.id(word)] - base
-
-
-def gradient_x_weight(model, vocab, context: str, word: str) -> dict[str, torch.Tensor]:
-    """Attribution of log P(word | context) to every parameter: gradient × value (first-order effect of zeroing it)."""
-    ids = torch.tensor([vocab.encode(context)[-model.config.context:]])
-    model.zero_grad()
-    torch.log_softmax(model(ids), -1)[0, vocab.id(word)].backward()
-    out = {name: (p.grad * p).detach() for name, p in model.named_parameters()}
-    model.zero_grad()
-    return out
-
-
-def hidden_activations(model, X: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.tanh(model.hidden(model.embed(X).flatten(1)))  # (N, hidden)
-
-
-def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_mask: torch.Tensor | None = None,
-                 steps: int = 300, seed: int = 0) -> float:
-    """Held-out accuracy of a logistic-regression probe reading `labels` from `features`.
-
-    `test_mask` marks the held-out rows (default: a random half).
-    """
-    if len(features) != len(labels) or len(labels) < 4:
-        raise ValueError("features and labels must have the same length (at least 4)")
-    if test_mask is None:
-        generator = torch.Generator().manual_seed(seed)
-        test_mask = torch.zeros(len(labels), dtype=torch.bool)
-        test_mask[torch.randperm(len(labels), generator=generator)[: len(labels) // 2]] = True
-    train_idx, test_idx = (~test_mask).nonzero().squeeze(1), test_mask.nonzero().squeeze(1)
-    torch.manual_seed(seed)
-    probe = torch.nn.Linear(features.shape[1], int(labels.max()) + 1)
-    opt = torch.optim.Adam(probe.parameters(), lr=0.05)
-    for _ in range(steps):
-        loss = F.cross_entropy(probe(features[train_idx]), labels[train_idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        return float((probe(features[test_idx]).argmax(-1) == labels[test_idx]).float().mean())

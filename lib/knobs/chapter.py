@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import time
 
-import torch
-
+from knobs.runtime import use_one_thread
 from knobs.train import seed
 
 
@@ -13,9 +12,7 @@ class Chapter:
         self.number = number
         self.started = time.perf_counter()
         seed(seed_value)
-        # The book's models are tiny: one thread is as fast as two on an idle laptop, many times faster on a
-        # busy one (threads wait for each other), and the numbers do not depend on how many cores a machine has.
-        torch.set_num_threads(1)
+        use_one_thread()  # the book's one-thread rule (knobs.runtime)
 
     def runtime(self) -> str:
         """Seconds since the chapter's first cell ran (a real measurement, printed in the book)."""

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from knobs.autograd import Value, topological_order
-from knobs.views import PALETTE
+from knobs.figures import PALETTE
 
 GRAD_COLOR = PALETTE[5]  # vermillion: gradients, the backward pass
 DATA_COLOR = "#222222"

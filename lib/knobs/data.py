@@ -3,11 +3,14 @@
 Every chapter trains on the same tiny corpus (`corpora/farm.txt`, 600
 sentences over 30 words, made by `tools/make_corpus.py`). A training example
 is `context` words in a row (X) and the word that follows them (y).
+`farm_split()` is the split every chapter uses: the running example's data.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 import torch
 
@@ -122,3 +125,29 @@ def iterate_batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int
         for start in range(0, len(y), batch_size):
             idx = order[start:start + batch_size]
             yield X[idx], y[idx]
+
+
+class FarmSplit(NamedTuple):
+    """The running example's data: unpack it as `vocab, X, y, X_val, y_val = farm_split()`."""
+
+    vocab: Vocab
+    X: torch.Tensor  # (N, 2) training contexts
+    y: torch.Tensor  # (N,) the next word of each
+    X_val: torch.Tensor  # held-out pairs (20%)
+    y_val: torch.Tensor
+
+
+@lru_cache(maxsize=1)
+def farm_split() -> FarmSplit:
+    """The farm corpus as 2-word contexts, 80% to train and 20% to validate (seed 0): every chapter's data."""
+    corpus = load_corpus("farm")
+    X, y = make_dataset(corpus, context=2)
+    return FarmSplit(corpus.vocab, *split_dataset(X, y, val_fraction=0.2, seed=0))
+
+
+@lru_cache(maxsize=None)
+def likely_next_words(context: str, k: int = 5) -> tuple[str, ...]:
+    """The k words that most often follow `context` in the farm corpus (what labs draw bars for)."""
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a whole number 1 or more, got {k!r}")
+    return tuple(list(next_word_counts(load_corpus("farm"), context))[:k])

@@ -113,7 +113,7 @@ def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool =
     return [(vocab.words[j], float(s)) for s, j in zip(top.values, top.indices)]
 
 
-def neighbour_agreement(E, labels: list[str]) -> float:
+def neighbor_agreement(E, labels: list[str]) -> float:
     """Share of words whose nearest other word (by cosine) carries the same label; 0..1."""
     E = _table(E)
     if len(labels) != E.shape[0]:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
-from knobs import models
+from knobs import models, train
 from knobs.regularize import PENALTIES, AdamState, EarlyStopping, adam_step, param_groups, shrink_, soft_threshold
+from knobs.runtime import progress as progress_bar
 from knobs.train import Snapshot, take_snapshot
 
 
@@ -85,13 +87,6 @@ def make_curve_mlp(hidden: int = 32, seed: int = 0) -> CurveMLP:
 CURVE_WEIGHTS = ("hidden1.weight", "hidden2.weight", "out.weight")
 
 
-def curve_forward(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """CurveMLP's forward pass from a dict of tensors; with a leading (K, ...) dim it runs K networks at once."""
-    h = torch.tanh(x @ params["hidden1.weight"].mT + params["hidden1.bias"].unsqueeze(-2))  # ([K,] n, hidden)
-    h = torch.tanh(h @ params["hidden2.weight"].mT + params["hidden2.bias"].unsqueeze(-2))
-    return h @ params["out.weight"].mT + params["out.bias"].unsqueeze(-2)  # ([K,] n, 1)
-
-
 @torch.no_grad()
 def curve_snapshot(model: CurveMLP, data: CurveData, step: int, info: dict | None = None) -> Snapshot:
     """Losses (mean squared error), the fraction of weights exactly zero and the fitted function, as a Snapshot."""
@@ -144,16 +139,10 @@ def sweep_lambda(data: CurveData, kind: str, lams, steps: int = 800, lr: float =
                  seed: int = 0, progress: bool | None = None) -> list[Snapshot]:
     """Train one network per strength λ, the final Snapshot of each (its λ in snap.info["lam"]).
 
-    The same runs as `train_curve` (same start, same AdamW decay or proximal L1 step), but
-    all K networks are stacked along a leading dimension and trained at once: one batched
-    step costs about as much as one small one.
+    The same runs as `train_curve` (same start, same AdamW decay or proximal L1 step), but the K
+    networks' parameters are stacked along a leading dimension (torch.func.stack_module_state) and
+    one vmapped forward pass runs all of them: one batched step costs about as much as one small one.
     """
-    from tqdm.auto import tqdm
-
-    from knobs.lab import static_mode
-
-    if progress is None:  # a bar for the learner; none in the built book, where it would be a stale 0%
-        progress = not static_mode()
     lams = [float(lam) for lam in lams]
     if not lams:
         raise ValueError("lams must hold at least one strength")
@@ -161,15 +150,16 @@ def sweep_lambda(data: CurveData, kind: str, lams, steps: int = 800, lr: float =
         _check_penalty(kind, lam, lr)
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a whole number 1 or more, got {steps!r}")
-    start = make_curve_mlp(seed=seed)
     K = len(lams)
-    params = {name: p.detach().repeat(K, *[1] * p.dim()).requires_grad_() for name, p in start.named_parameters()}
+    params, buffers = stack_module_state([make_curve_mlp(seed=seed) for _ in lams])  # each (K, ...)
+    skeleton = make_curve_mlp(seed=seed).to("meta")  # the architecture only: functional_call supplies the numbers
+    forward_all = vmap(lambda p, b, x: functional_call(skeleton, (p, b), (x,)), in_dims=(0, 0, None))
     weights = [params[name] for name in CURVE_WEIGHTS]
     shrink = (lr * torch.tensor(lams)).view(K, 1, 1)  # (K, 1, 1): lr × λ of each network
     opt = torch.optim.Adam(params.values(), lr=lr, fused=True)
-    for _ in tqdm(range(steps), desc=f"{kind} sweep, {K} networks at once", disable=not progress):
+    for _ in progress_bar(range(steps), f"{kind} sweep, {K} networks at once", show=progress):
         # each network's own mean squared error; their sum keeps the gradients separate
-        loss = ((curve_forward(params, data.X) - data.y) ** 2).mean(dim=(1, 2)).sum()
+        loss = ((forward_all(params, buffers, data.X) - data.y) ** 2).mean(dim=(1, 2)).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():
@@ -215,15 +205,6 @@ def make_lm(vocab_size: int, dropout: float = 0.0, seed: int = 0, embed_dim: int
     return model
 
 
-@torch.no_grad()
-def _loss(model: nn.Module, X, y) -> float:
-    was_training = model.training
-    model.eval()  # dropout off: evaluate the network itself
-    loss = float(F.cross_entropy(model(X), y))
-    model.train(was_training)
-    return loss
-
-
 def fit_lm(model: nn.Module, X, y, X_val, y_val, steps: int = 600, lr: float = 0.01, weight_decay: float = 0.0,
            batch_size: int | None = None, every: int = 10, seed: int = 0,
            early_stopping: EarlyStopping | None = None) -> list[Snapshot]:
@@ -240,7 +221,8 @@ def fit_lm(model: nn.Module, X, y, X_val, y_val, steps: int = 600, lr: float = 0
     history = []
     for step in range(steps + 1):
         if step % every == 0 or step == steps:
-            snap = Snapshot(step, {}, {"train_loss": _loss(model, X, y), "val_loss": _loss(model, X_val, y_val)})
+            snap = Snapshot(step, {}, {"train_loss": train.evaluate(model, X, y),
+                                       "val_loss": train.evaluate(model, X_val, y_val)})
             history.append(snap)
             if snap.diverged or (early_stopping and early_stopping.update(step, snap.metrics["val_loss"], model)):
                 break

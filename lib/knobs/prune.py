@@ -15,21 +15,20 @@ weight is pruned" (held at exactly zero). Three ways to choose the zeros:
 counting weights pruned before: pruning to 0.5 and then to 0.75 keeps the
 first zeros and adds more. `hold_masks` keeps pruned weights at zero while
 fine-tuning; `iterative_prune` and `lottery_ticket` are the chapter's
-experiments, and `storage_bytes` / `time_matmuls` measure the cost honestly.
+experiments. What the zeros save in bytes and time is measured in `knobs.sparse_cost`.
 """
 from __future__ import annotations
 
-import random
-import statistics
-import warnings
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
+from knobs.models import TinyLM, TinyLMConfig
+from knobs.train import evaluate, train_lm
+
 PRUNABLE = ("hidden.weight", "out.weight")  # TinyLM's two Linear weight matrices; embeddings and biases stay dense
 KINDS = ("layer-wise", "global", "structured")
-LAYOUTS = ("dense", "coo", "csr")
 
 
 def check_sparsity(sparsity) -> float:
@@ -40,7 +39,8 @@ def check_sparsity(sparsity) -> float:
     return float(sparsity)
 
 
-def _count_to_prune(sparsity: float, n: int) -> int:
+def count_to_prune(sparsity: float, n: int) -> int:
+    """How many of n entries a sparsity prunes."""
     # Python's round, as torch.nn.utils.prune uses: 0.5 of 5 weights prunes 2 (round half to even).
     return round(check_sparsity(sparsity) * n)
 
@@ -49,7 +49,7 @@ def _count_to_prune(sparsity: float, n: int) -> int:
 def magnitude_mask(weight: torch.Tensor, sparsity: float, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mask zeroing the `sparsity` fraction of `weight` with the smallest |w| (layer-wise; chapter 5)."""
     n = weight.numel()
-    k = _count_to_prune(sparsity, n)
+    k = count_to_prune(sparsity, n)
     scores = weight.detach().abs().flatten().clone()
     if mask is not None:
         if tuple(mask.shape) != tuple(weight.shape):
@@ -86,7 +86,7 @@ def structured_mask(weight: torch.Tensor, sparsity: float, dim: int = 0, p: floa
     dim = dim % weight.dim()
     others = [d for d in range(weight.dim()) if d != dim]
     norms = torch.linalg.vector_norm(weight.detach(), ord=p, dim=others)  # one norm per slice
-    k = _count_to_prune(sparsity, len(norms))
+    k = count_to_prune(sparsity, len(norms))
     keep = torch.ones(len(norms), dtype=weight.dtype)
     if k:
         keep[torch.topk(norms, k, largest=False).indices] = 0.0
@@ -162,8 +162,6 @@ def sparsity_of(model: nn.Module, names=PRUNABLE) -> float:
 @torch.no_grad()
 def shrink_hidden(model: nn.Module) -> nn.Module:
     """A TinyLM without its dead hidden units (all-zero row and bias): a smaller dense model, same outputs."""
-    from knobs.models import TinyLM, TinyLMConfig
-
     alive = (model.hidden.weight != 0).any(dim=1) | (model.hidden.bias != 0)  # (hidden,)
     small = TinyLM(TinyLMConfig(**{**model.config.__dict__, "hidden": max(1, int(alive.sum()))}))
     small.embed.weight.copy_(model.embed.weight)
@@ -181,16 +179,8 @@ def shrink_hidden(model: nn.Module) -> nn.Module:
 # ---- experiments: pruned models that learn again --------------------------------------------
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of examples whose most likely next word is the true one (top-1 accuracy)."""
-    return float((model(X).argmax(dim=-1) == y).float().mean())
-
-
 def fine_tune(model: nn.Module, masks: dict, X, y, steps: int = 60, lr: float = 0.01, every: int = 10, **kw):
     """Train with the pruned weights held at zero; yields knobs.train Snapshots (step 0 = just pruned)."""
-    from knobs.train import train_lm
-
     with hold_masks(model, masks):
         yield from train_lm(model, X, y, steps=steps, lr=lr, every=every, **kw)
 
@@ -211,8 +201,6 @@ def iterative_prune(model: nn.Module, X, y, final: float, rounds: int, steps_per
     history is a list of (total fine-tune step, sparsity, val_loss) after each evaluation, so a plot can
     show the loss jump at each pruning and recover during each fine-tune. rounds=1 is one-shot pruning.
     """
-    from knobs.train import evaluate
-
     masks, history, done = None, [], 0
     for target in sparsity_schedule(final, rounds):
         masks = prune_masks(model, target, kind, masks)
@@ -231,8 +219,6 @@ def lottery_ticket(make_model, X, y, sparsity: float, steps: int = 300, lr: floa
     `make_model(seed)` returns a freshly initialised model (seed 0 is "the" init). Returns (masks, runs) with
     runs = {"dense": [...], "winning ticket": [...], "random re-init 1": [...], ...}, each a list of Snapshots.
     """
-    from knobs.train import train_lm
-
     common = dict(steps=steps, lr=lr, every=every, X_val=X_val, y_val=y_val, seed=seed)
     dense = make_model(0)
     runs = {"dense": list(train_lm(dense, X, y, **common))}
@@ -241,100 +227,3 @@ def lottery_ticket(make_model, X, y, sparsity: float, steps: int = 300, lr: floa
     for n, reinit in enumerate(reinit_seeds, start=1):
         runs[f"random re-init {n}"] = list(fine_tune(make_model(reinit), masks, X, y, **common))
     return masks, runs
-
-
-# ---- what sparsity costs: bytes and time, measured ----------------------------------------------
-
-
-def to_csr(weight: torch.Tensor) -> torch.Tensor:
-    """`weight.to_sparse_csr()`, without PyTorch's "CSR support is in beta" warning on every call."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return weight.to_sparse_csr()
-
-
-def storage_bytes(weight: torch.Tensor, layout: str = "dense", index_dtype: torch.dtype = torch.int64) -> int:
-    """Bytes to store `weight` as a real torch tensor in `layout` ('dense', 'coo' or 'csr'), summed from its parts.
-
-    `weight` may be dense, or already a sparse COO / CSR tensor (then `layout` must match it).
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    if weight.dim() != 2:
-        raise ValueError(f"weight must be a 2-D matrix, got shape {tuple(weight.shape)}")
-    given = {torch.strided: "dense", torch.sparse_coo: "coo", torch.sparse_csr: "csr"}.get(weight.layout)
-    if given != "dense" and given != layout:
-        raise ValueError(f"weight is already a {given} tensor; layout must be {given!r}, got {layout!r}")
-    if layout == "dense":
-        parts = [weight]
-    elif layout == "coo":
-        sparse = (weight if given == "coo" else weight.to_sparse()).coalesce()
-        parts = [sparse.values(), sparse.indices().to(index_dtype)]  # (nnz,), (2, nnz): a row and a column each
-    else:
-        sparse = weight if given == "csr" else to_csr(weight)
-        parts = [sparse.values(), sparse.col_indices().to(index_dtype), sparse.crow_indices().to(index_dtype)]
-    return sum(part.numel() * part.element_size() for part in parts)
-
-
-@torch.no_grad()
-def pruned_versions(weight: torch.Tensor, sparsities) -> dict[float, dict[str, torch.Tensor]]:
-    """Chapter 5's cost study: for each sparsity, three versions of a pruned matrix.
-
-    'dense with zeros': the smallest |w| set to zero (same mask as `magnitude_mask`), still a dense tensor;
-    'sparse CSR': the same zeros stored as a torch.sparse CSR tensor;
-    'structured': the same fraction of whole rows (smallest L2 norm, as `structured_mask`) removed -- a
-    smaller dense matrix. One sort of |w| serves every sparsity.
-    """
-    if weight.dim() != 2:
-        raise ValueError(f"weight must be a 2-D matrix, got shape {tuple(weight.shape)}")
-    order = torch.topk(weight.abs().flatten(), weight.numel(), largest=False).indices  # smallest |w| first
-    row_order = torch.topk(torch.linalg.vector_norm(weight, dim=1), weight.shape[0], largest=False).indices
-    versions = {}
-    for sparsity in sparsities:
-        zeros = weight.flatten().clone()
-        zeros[order[:_count_to_prune(sparsity, weight.numel())]] = 0.0
-        zeros = zeros.view_as(weight)
-        kept_rows = row_order[_count_to_prune(sparsity, weight.shape[0]):].sort().values
-        versions[sparsity] = {"dense with zeros": zeros, "sparse CSR": to_csr(zeros),
-                              "structured": weight[kept_rows].contiguous()}
-    return versions
-
-
-def matmul_cases(versions: dict, X: torch.Tensor) -> dict[tuple[str, float], callable]:
-    """{(version, sparsity): a function computing X @ W.T with that version of W}, ready for `time_matmuls`."""
-    Xt = X.T.contiguous()  # (cols, batch): torch.sparse multiplies CSR (rows, cols) @ dense (cols, batch)
-    cases = {}
-    for sparsity, v in versions.items():
-        zeros, csr, small = v["dense with zeros"], v["sparse CSR"], v["structured"]
-        cases["dense with zeros", sparsity] = lambda zeros=zeros: X @ zeros.T  # (batch, rows)
-        cases["sparse CSR", sparsity] = lambda csr=csr: csr @ Xt  # (rows, batch)
-        cases["structured", sparsity] = lambda small=small: X @ small.T  # (batch, rows kept)
-    return cases
-
-
-def time_matmuls(cases: dict, rounds: int = 31, number: int = 1, num_threads: int = 1, seed: int = 0) -> dict:
-    """Median seconds per call of each zero-argument function, measured in interleaved rounds.
-
-    Every round times every case once (torch.utils.benchmark, `number` calls each), in a shuffled order, so a
-    burst of load from other programs hits all cases alike; the median over rounds ignores the bursts. Keep each
-    sample short (number=1, calls well under a millisecond): on a busy machine a long sample is almost always
-    interrupted by another program, a short one rarely is.
-    """
-    from torch.utils.benchmark import Timer
-
-    if not isinstance(rounds, int) or not 1 <= rounds <= 1000:
-        raise ValueError(f"rounds must be a whole number between 1 and 1000, got {rounds!r}")
-    if not isinstance(number, int) or not 1 <= number <= 10_000:
-        raise ValueError(f"number must be a whole number between 1 and 10000, got {number!r}")
-    timers = {name: Timer(stmt="f()", globals={"f": f}, num_threads=num_threads) for name, f in cases.items()}
-    for timer in timers.values():
-        timer.timeit(1)  # warm up: first calls allocate and pick kernels
-    samples = {name: [] for name in cases}
-    order = list(timers)
-    shuffle = random.Random(seed).shuffle
-    for _ in range(rounds):
-        shuffle(order)  # a new order every round: no case always runs first, or right after a slow one
-        for name in order:
-            samples[name].append(timers[name].timeit(number).median)
-    return {name: statistics.median(times) for name, times in samples.items()}
-

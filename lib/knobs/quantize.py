@@ -5,8 +5,8 @@ iinfo), uniform quantization of a weight tensor -- symmetric or affine (scale +
 zero-point), per tensor, per output channel or per group of inputs --
 post-training quantization of a whole model (simulated: weights are quantized
 and dequantized, so any float kernel runs them), a fake-quantize operation with
-a straight-through gradient for quantization-aware training, and the
-measurements of a real int8 model (bytes on disk, CPU latency).
+a straight-through gradient for quantization-aware training, and PyTorch's
+own int8 model (bytes on disk; its latency is timed with knobs.timing).
 
 Every quantizer here is checked against PyTorch's own in tests/test_quantize.py
 (torch.quantize_per_tensor / quantize_per_channel / fake_quantize_*).
@@ -16,8 +16,6 @@ from __future__ import annotations
 import copy
 import io
 import math
-import statistics
-import struct
 import warnings
 from dataclasses import dataclass
 
@@ -189,10 +187,6 @@ class QuantizedTensor:
     def dequantize(self) -> torch.Tensor:
         return dequantize_codes(self.codes, self.scale, self.zero_point).reshape(self.shape)
 
-    @property
-    def qmin_qmax(self) -> tuple[int, int]:
-        return quant_range(self.bits, self.scheme)
-
     def levels(self, block: int = 0) -> torch.Tensor:
         """Every real value block `block` can take: its quantization grid."""
         return grid_levels(self.scale[block], self.zero_point[block], self.bits, self.scheme)
@@ -356,45 +350,3 @@ def saved_bytes(model: nn.Module) -> int:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getbuffer().nbytes
-
-
-def median_seconds(fn, *args, min_run_time: float = 0.2, threads: int = 1) -> float:
-    """Median wall time of fn(*args), from torch.utils.benchmark (warm-up, many runs, one thread by default)."""
-    from torch.utils import benchmark
-
-    if not 0 < min_run_time <= 10:
-        raise ValueError(f"min_run_time must be in (0, 10] seconds, got {min_run_time}")
-    timer = benchmark.Timer("fn(*args)", globals={"fn": fn, "args": args}, num_threads=threads)
-    with torch.inference_mode():
-        fn(*args)  # warm up: first calls pay for allocation and kernel selection
-        return timer.blocked_autorange(min_run_time=min_run_time).median
-
-
-def compare_seconds(candidates: dict, rounds: int = 5, min_run_time: float = 0.05, threads: int = 1) -> dict[str, float]:
-    """Median seconds per call of each {name: (fn, *args)}, timed in interleaved rounds (chapter 6).
-
-    Round after round, every candidate is timed once (torch.utils.benchmark,
-    one thread by default), so a change in the machine's load hits all of
-    them alike; the median over rounds ignores a round that was disturbed.
-    """
-    from torch.utils import benchmark
-
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 100:
-        raise ValueError(f"rounds must be a whole number between 1 and 100, got {rounds!r}")
-    if not 0 < min_run_time <= 10:
-        raise ValueError(f"min_run_time must be in (0, 10] seconds, got {min_run_time}")
-    timers = {name: benchmark.Timer("fn(*args)", globals={"fn": fn_args[0], "args": tuple(fn_args[1:])}, num_threads=threads)
-              for name, fn_args in candidates.items()}
-    samples = {name: [] for name in candidates}
-    with torch.inference_mode():
-        for fn, *args in candidates.values():
-            fn(*args)  # warm up: first calls pay for allocation and kernel selection
-        for _ in range(rounds):
-            for name, timer in timers.items():
-                samples[name].append(timer.blocked_autorange(min_run_time=min_run_time).median)
-    return {name: statistics.median(times) for name, times in samples.items()}
-
-
-def float_to_bits32(value: float) -> str:
-    """fp32 bit pattern via Python's struct module: an independent check of bit_fields."""
-    return format(struct.unpack(">I", struct.pack(">f", value))[0], "032b")

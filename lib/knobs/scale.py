@@ -1,32 +1,28 @@
-"""Chapter 7: scale -- models of many sizes, data of many sizes, and what they cost.
+"""Chapter 7: scale -- models of many sizes, the lowest loss any of them can reach, and what they cost.
 
 Scope:
 - `DeepTinyLM`: the running example with any number of hidden layers, or
   with no embedding table (one-hot words), so shapes can be compared at a
   fixed parameter count; `lm_parameter_count` counts any shape by formula.
-- `StackedLM` + `train_stacked`: K same-shaped models trained at once with
-  batched matrix products. Nothing is shared between the K and Adam works
-  element by element, so this is exactly K separate runs (the tests check it
-  against PyTorch's own layers and Adam) at the Python cost of one.
-- `capacity_sweep`: every size x every data size, with learning curves.
 - `conditional_entropy`: the lowest loss any model with this context can reach.
 - The cost side: bytes per parameter for training and inference, `6 N D`
   training FLOPs, and FLOPs counted matrix product by matrix product
   (`count_training_flops`, checked against PyTorch's FlopCounterMode).
+
+Training many sizes on many data sizes is `knobs.sweep` (with `knobs.stacked`, its speed-up).
 """
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from knobs import data, models
+from knobs import models
 
 
 # ---- a deeper (or embedding-free) variant of the running example ---------------------
@@ -105,252 +101,10 @@ def width_for_budget(budget: int, vocab_size: int, context: int, embed_dim: int,
     return min(range(1, 4097), key=miss)
 
 
-def _linear_layers(model: nn.Module) -> list[nn.Linear]:
+def linear_layers(model: nn.Module) -> list[nn.Linear]:
+    """The matrix-product layers of a (Deep)TinyLM in order: its hidden layer(s), then its output layer."""
     hidden = model.hidden if isinstance(model.hidden, nn.ModuleList) else [model.hidden]
     return [*hidden, model.out]
-
-
-@contextmanager
-def single_thread():
-    """Run torch on one thread inside the block: on matrices this small, a second thread costs more than it
-    gives (and on a busy machine far more). Switching is slow (~10 ms), so do it per sweep, not per step."""
-    before = torch.get_num_threads()
-    if before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if before != 1:
-            torch.set_num_threads(before)
-
-
-# ---- K same-shaped models trained at once ------------------------------------------------
-
-class StackedLM(nn.Module):
-    """K independent models run as batched matrix products (one Python step for all K).
-
-    Each parameter gets a leading K axis. The K models share nothing, and
-    Adam updates element by element, so training the stack is training K
-    separate models -- at the Python cost of one.
-
-    Models of different widths stack too: `pad_to=(embed_dim, hidden)` places
-    each one in the corner of a bigger, otherwise zero model. A padded unit
-    gets no input and sends no output, so its gradient is exactly zero and it
-    stays zero for ever (chapter 2's reason for random initialization): the
-    padded model computes exactly what the small one does.
-    """
-
-    def __init__(self, members: list[nn.Module], pad_to: tuple[int, int] | None = None):
-        super().__init__()
-        if not members:
-            raise ValueError("members must hold at least one model")
-        first = members[0]
-        self.vocab_size, self.context = first.out.out_features, first.config.context
-        self.names = [name for name, _ in first.named_parameters()]
-        self.member_shapes = [(m.embed.weight.shape[1] if getattr(m, "embed", None) is not None else 0,
-                               m.out.in_features) for m in members]  # (embed_dim, hidden) of each model
-        if pad_to is None:
-            shapes = {tuple((n, tuple(p.shape)) for n, p in m.named_parameters()) for m in members}
-            if len(shapes) != 1:
-                raise ValueError("members must all have the same shape (same vocabulary, context, widths and "
-                                 "depth), or give pad_to=(embed_dim, hidden)")
-            E, H = self.member_shapes[0]
-        else:
-            E, H = pad_to
-            depths = {len(_linear_layers(m)) for m in members}
-            if len(depths) != 1 or min(e for e, _ in self.member_shapes) < 1:
-                raise ValueError("pad_to needs members with embeddings and the same number of layers")
-            if any(e > E or h > H for e, h in self.member_shapes):
-                raise ValueError(f"pad_to must be at least every member's (embed_dim, hidden), got {pad_to}")
-        self.padded = pad_to is not None
-        self.embed = None
-        if E:
-            self.embed = nn.Parameter(torch.stack([_pad(m.embed.weight, (self.vocab_size, E)) for m in members]))
-        # Weights stored transposed, (K, in, out), so a layer is one baddbmm: x (K, B, in) @ W -> (K, B, out).
-        weights, biases = [], []
-        for i, group in enumerate(zip(*(_linear_layers(m) for m in members))):
-            last = i == len(_linear_layers(first)) - 1
-            out_size = self.vocab_size if last else H
-            in_size = (self.context * E if E else self.context * self.vocab_size) if i == 0 else H
-            Ws, bs = [], []
-            for layer, (e, _) in zip(group, self.member_shapes):
-                W = layer.weight.detach().T  # (in, out)
-                if i == 0 and E and e != E:  # the input is context blocks of e numbers: give each block E rows
-                    W = torch.cat([_pad(block, (E, W.shape[1])) for block in W.split(e)])
-                Ws.append(_pad(W, (in_size, out_size)))
-                bs.append(_pad(layer.bias.detach(), (out_size,))[None])
-            weights.append(nn.Parameter(torch.stack(Ws)))
-            biases.append(nn.Parameter(torch.stack(bs)))
-        self.weights, self.biases = nn.ParameterList(weights), nn.ParameterList(biases)
-
-    @property
-    def size(self) -> int:
-        return self.weights[0].shape[0]
-
-    def forward(self, X: torch.Tensor, members: slice = slice(None)) -> torch.Tensor:
-        """X (k, B, context) word ids -> logits (k, B, vocab_size), for all K models or a slice of them."""
-        if self.embed is None:
-            h = F.one_hot(X, self.vocab_size).float().flatten(-2)  # (k, B, context * V)
-        else:
-            E = self.embed[members]  # (k, V, d)
-            k, V, d = E.shape
-            offsets = torch.arange(k).view(k, 1, 1) * V  # model j looks words up in rows j*V .. j*V + V-1
-            h = F.embedding(X + offsets, E.reshape(k * V, d)).flatten(-2)  # (k, B, context * d)
-        last = len(self.weights) - 1
-        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b[members], h, W[members])  # (k, B, out)
-            if i < last:
-                h = torch.tanh(h)
-        return h
-
-    def member_params(self, k: int) -> dict[str, np.ndarray]:
-        """Model k's parameters with its own shapes, named as the separate model names them (a copy)."""
-        e, h = self.member_shapes[k]
-        E = self.embed.shape[-1] if self.embed is not None else 0
-        tensors = [] if self.embed is None else [self.embed[k, :, :e]]
-        last = len(self.weights) - 1
-        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
-            W, out = W[k], (self.vocab_size if i == last else h)
-            if i == 0:
-                rows = torch.cat([torch.arange(j * E, j * E + e) for j in range(self.context)]) if E else \
-                    torch.arange(W.shape[0])
-                W = W[rows]
-            else:
-                W = W[:h]
-            tensors += [W[:, :out].T, b[k, 0, :out]]
-        return {name: t.detach().numpy().copy() for name, t in zip(self.names, tensors)}
-
-
-def _pad(t: torch.Tensor, shape: tuple) -> torch.Tensor:
-    """`t` in the corner of a zero tensor of `shape`."""
-    out = torch.zeros(shape, dtype=t.dtype)
-    out[tuple(slice(0, n) for n in t.shape)] = t
-    return out
-
-
-def batch_indices(sizes, steps: int, batch_size: int, seed: int = 0) -> torch.Tensor:
-    """(K, steps, batch_size) example indices: model k draws only from its first sizes[k] examples.
-
-    Every epoch is a fresh shuffle; a short last batch is dropped, so all K batches stack.
-    """
-    sizes = [int(n) for n in sizes]
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number 1 or more, got {steps!r}")
-    if not sizes or batch_size < 1 or min(sizes) < batch_size:
-        raise ValueError(f"batch_size must be between 1 and the smallest data size ({min(sizes, default=0)}), "
-                         f"got {batch_size}")
-    out = torch.empty(len(sizes), steps, batch_size, dtype=torch.long)
-    for k, n in enumerate(sizes):
-        generator, per_epoch = torch.Generator().manual_seed(seed), n // batch_size
-        epochs = -(-steps // per_epoch)
-        order = torch.cat([torch.randperm(n, generator=generator)[:per_epoch * batch_size] for _ in range(epochs)])
-        out[k] = order[:steps * batch_size].view(steps, batch_size)
-    return out
-
-
-@torch.no_grad()
-def stacked_losses(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, members: slice = slice(None),
-                   chunk: int = 4096) -> np.ndarray:
-    """Mean cross-entropy of each model (or each of `members`) on the same (X, y): shape (k,)."""
-    k = len(range(stack.size)[members])
-    total = torch.zeros(k)
-    for start in range(0, len(y), chunk):
-        Xc, yc = X[start:start + chunk], y[start:start + chunk]
-        logits = stack(Xc.expand(k, *Xc.shape), members)  # (k, B, V)
-        total += F.cross_entropy(logits.flatten(0, 1), yc.repeat(k), reduction="none").view(k, -1).sum(1)
-    return (total / len(y)).numpy()
-
-
-def prefix_losses(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, sizes) -> np.ndarray:
-    """Model k's mean cross-entropy on all its training data, the first sizes[k] pairs: shape (K,)."""
-    return np.array([stacked_losses(stack, X[:n], y[:n], slice(k, k + 1))[0] for k, n in enumerate(sizes)])
-
-
-def train_stacked(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, sizes, X_val, y_val, *, steps: int = 300,
-                  lr: float = 0.01, batch_size: int = 64, every: int = 30, seed: int = 0, decay: bool = True):
-    """Train the K models of `stack` with Adam, model k on the first sizes[k] pairs of (X, y) (chapter 7).
-
-    A generator: yields (step, train_loss (K,), val_loss (K,)) at step 0 and every `every` steps;
-    train_loss is the minibatch loss averaged since the last record. Stops after a non-finite loss.
-    """
-    sizes = [int(n) for n in sizes]
-    if len(sizes) != stack.size:
-        raise ValueError(f"sizes must give one data size per model ({stack.size}), got {len(sizes)}")
-    if max(sizes) > len(y):
-        raise ValueError(f"sizes must be at most the {len(y)} examples given, got {max(sizes)}")
-    if not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be a whole number 1 or more, got {every!r}")
-    if not (isinstance(lr, (int, float)) and 0 < lr <= 1):
-        raise ValueError(f"lr must be a number in (0, 1], got {lr!r}")
-    idx = batch_indices(sizes, steps, batch_size, seed)
-    opt = torch.optim.Adam(stack.parameters(), lr=lr, fused=True)  # one kernel per step for all tensors
-    # Linear decay to zero (the scaling-law papers decay theirs too, with a cosine): the last steps stop
-    # jittering, so a model's final loss measures the model rather than the noise of its last update.
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda done: 1 - done / steps if decay else 1.0)
-    # At step 0 every model is at its initialization: its loss on the first pairs of its data is estimate
-    # enough (the final training loss, after training, is measured on all of it by prefix_losses).
-    yield 0, prefix_losses(stack, X, y, [min(n, len(y_val)) for n in sizes]), stacked_losses(stack, X_val, y_val)
-    running, counted = torch.zeros(stack.size), 0
-    for step in range(1, steps + 1):
-        batch = idx[:, step - 1]  # (K, B)
-        logits = stack(X[batch])  # (K, B, V)
-        losses = F.cross_entropy(logits.flatten(0, 1), y[batch].flatten(), reduction="none")
-        losses = losses.view(stack.size, -1).mean(1)  # (K,): each model's own mean loss
-        opt.zero_grad(set_to_none=True)
-        losses.sum().backward()  # the K models share no parameter: each gets exactly its own gradient
-        opt.step()
-        schedule.step()
-        running, counted = running + losses.detach(), counted + 1
-        if step % every == 0 or step == steps:
-            train_loss, val_loss = (running / counted).numpy(), stacked_losses(stack, X_val, y_val)
-            running, counted = torch.zeros(stack.size), 0
-            yield step, train_loss, val_loss
-            if not (np.isfinite(train_loss).all() and np.isfinite(val_loss).all()):
-                return
-
-
-# ---- the data: more and less of the same farm ---------------------------------------------
-
-@dataclass
-class ScaleData:
-    """Training pairs (a pool read in order: any prefix is "less data"), a fixed validation set, sizes."""
-
-    vocab: data.Vocab
-    context: int
-    X: torch.Tensor  # (N, context) word ids, in corpus order
-    y: torch.Tensor  # (N,) the next word
-    X_val: torch.Tensor
-    y_val: torch.Tensor
-    farm_pairs: int  # pairs in farm.txt: the unit of "how much data"
-    sizes: dict[str, int]  # name -> number of training pairs, e.g. {"1 farm": 3613}
-
-
-def make_scale_data(context: int = 4, farms=(1 / 16, 1 / 4, 1, 8), val_sentences: int = 250) -> ScaleData:
-    """farm_more.txt as nested training prefixes of `farms` x farm.txt, validated on its last sentences."""
-    lines = data.read_corpus_text("farm_more").splitlines()
-    farm_lines = len(data.read_corpus_text("farm").splitlines())
-    if not 1 <= val_sentences <= len(lines) // 10:
-        raise ValueError(f"val_sentences must be between 1 and {len(lines) // 10}, got {val_sentences}")
-    vocab = data.load_corpus("farm").vocab
-    pool = data.load_corpus(text=" ".join(lines[:-val_sentences]))
-    X, y = data.make_dataset(data.Corpus("pool", pool.tokens, vocab), context)
-    X_val, y_val = data.make_dataset(data.Corpus("val", tuple(" ".join(lines[-val_sentences:]).split()), vocab),
-                                     context)
-    farm_pairs = len(" ".join(lines[:farm_lines]).split()) - context
-    sizes = {}
-    for f in farms:
-        n = round(f * farm_pairs)
-        if not 64 <= n <= len(y):
-            raise ValueError(f"farms must be between {64 / farm_pairs:.3f} and {len(y) / farm_pairs:.1f}, got {f}")
-        sizes[farm_label(f)] = n
-    return ScaleData(vocab, context, X, y, X_val, y_val, farm_pairs, sizes)
-
-
-def farm_label(fraction: float) -> str:
-    """'1/16 farm', '1 farm', '8 farms': data sizes in units of the farm corpus."""
-    if fraction < 1:
-        return f"1/{round(1 / fraction)} farm"
-    return f"{fraction:g} farm" + ("s" if fraction != 1 else "")
 
 
 def conditional_entropy(tokens, context: int) -> float:
@@ -370,101 +124,6 @@ def conditional_entropy(tokens, context: int) -> float:
     # H = -sum over (context, next) of count * log(count / count of context), per predicted word
     nats = -sum(count * math.log(count / contexts[gram[:-1]]) for gram, count in grams.items())
     return nats / (len(tokens) - context)
-
-
-# ---- the sweep ----------------------------------------------------------------------------
-
-# The capacity sweep's shapes: width and embedding grow together, parameters span ~170x.
-SWEEP_SHAPES = ((2, 4), (4, 8), (8, 16), (8, 32), (16, 64), (16, 128), (32, 256))  # (embed_dim, hidden)
-
-
-@dataclass
-class SweepResult:
-    """Learning curves of every shape on every data size (chapter 7's figures and lab read this)."""
-
-    shapes: list[dict]  # e.g. {"embed_dim": 8, "hidden": 32, "layers": 1}
-    n_params: np.ndarray  # (S,)
-    sizes: dict[str, int]  # data size name -> training pairs
-    steps: np.ndarray  # (T,) recorded steps
-    train: np.ndarray  # (S, K, T) minibatch loss averaged over each stretch
-    val: np.ndarray  # (S, K, T) validation loss
-    final_train: np.ndarray  # (S, K) loss on all of each model's training data, after training
-    batch_size: int
-    seconds: float = 0.0  # measured wall-clock time of the whole sweep
-    labels: list[str] = field(default_factory=list)
-
-    @property
-    def final_val(self) -> np.ndarray:
-        return self.val[:, :, -1]
-
-    def best(self, size: str) -> int:
-        """Index of the shape with the lowest final validation loss on data `size`."""
-        return int(np.argmin(self.final_val[:, self.size_index(size)]))
-
-    def size_index(self, size: str) -> int:
-        if size not in self.sizes:
-            raise ValueError(f"size must be one of {list(self.sizes)}, got {size!r}")
-        return list(self.sizes).index(size)
-
-    def tokens_seen(self) -> int:
-        """Training pairs each model processed (steps x batch size; repeats counted again)."""
-        return int(self.steps[-1]) * self.batch_size
-
-    def training_flops(self) -> np.ndarray:
-        """6 N D for every run: (S,) -- the same for every data size, since steps are the same."""
-        return 6.0 * self.n_params * self.tokens_seen()
-
-
-def capacity_sweep(d: ScaleData, shapes=SWEEP_SHAPES, sizes=None, *, steps: int = 300, lr: float = 0.01,
-                   batch_size: int = 64, every: int = 30, seed: int = 0, pad_below: int = 3000,
-                   progress: bool = True) -> SweepResult:
-    """Train every shape on every data size, all from the same initialization seed and batch order.
-
-    `shapes` holds (embed_dim, hidden) pairs or dicts with embed_dim, hidden and layers. The data
-    sizes of a shape train as one stack; shapes with embeddings and at most `pad_below` parameters
-    are zero-padded into one stack together (same numbers, one run instead of several).
-    """
-    import time
-
-    from tqdm.auto import tqdm
-
-    sizes = dict(d.sizes if sizes is None else sizes)
-    shapes = [{"layers": 1, **(s if isinstance(s, dict) else {"embed_dim": s[0], "hidden": s[1]})} for s in shapes]
-    V, K = len(d.vocab), len(sizes)
-    counts = [lm_parameter_count(V, d.context, **s) for s in shapes]
-    small: dict[int, list[int]] = defaultdict(list)  # depth -> indices of small shapes with embeddings
-    for i, s in enumerate(shapes):
-        if s["embed_dim"] and counts[i] <= pad_below:
-            small[s["layers"]].append(i)
-    groups = list(small.values()) + [[i] for i in range(len(shapes)) if not any(i in g for g in small.values())]
-    started, runs, finals = time.perf_counter(), {}, {}
-    with single_thread():
-        # tqdm's notebook bar can leave a widget behind even when disabled, so skip it entirely without progress
-        for group in tqdm(groups, desc="training every size on every data size") if progress else groups:
-            members = [make_lm(V, seed=seed, context=d.context, **shapes[i]) for i in group for _ in sizes]
-            pad = (max(shapes[i]["embed_dim"] for i in group), max(shapes[i]["hidden"] for i in group))
-            stack = StackedLM(members, pad_to=pad if len(group) > 1 else None)
-            run = list(train_stacked(stack, d.X, d.y, list(sizes.values()) * len(group), d.X_val, d.y_val,
-                                     steps=steps, lr=lr, batch_size=batch_size, every=every, seed=seed))
-            final = prefix_losses(stack, d.X, d.y, list(sizes.values()) * len(group))
-            for j, i in enumerate(group):  # member j*K + k is shape i on data size k
-                part = slice(j * K, (j + 1) * K)
-                runs[i] = [(step, t[part], v[part]) for step, t, v in run]
-                finals[i] = final[part]
-    T = min(len(run) for run in runs.values())  # a diverged run stops early: keep the common part
-    steps_rec = np.array([step for step, _, _ in runs[0][:T]])
-    train = np.stack([np.stack([t for _, t, _ in runs[i][:T]], axis=1) for i in range(len(shapes))])  # (S, K, T)
-    val = np.stack([np.stack([v for _, _, v in runs[i][:T]], axis=1) for i in range(len(shapes))])
-    return SweepResult(shapes, np.array(counts), sizes, steps_rec, train, val,
-                       np.stack([finals[i] for i in range(len(shapes))]), batch_size,
-                       time.perf_counter() - started, [shape_label(s) for s in shapes])
-
-
-def shape_label(shape: dict) -> str:
-    """'d=8, h=32' or 'one-hot, 3 layers of 13': a short name for a shape."""
-    words = "one-hot" if not shape["embed_dim"] else f"d={shape['embed_dim']}"
-    layers = shape.get("layers", 1)
-    return f"{words}, h={shape['hidden']}" + (f" x{layers} layers" if layers > 1 else "")
 
 
 # ---- the cost side --------------------------------------------------------------------------
@@ -517,7 +176,7 @@ def count_training_flops(model: nn.Module, batch_size: int) -> int:
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number 1 or more, got {batch_size!r}")
-    layers = _linear_layers(model)
+    layers = linear_layers(model)
     first_input_learns = getattr(model, "embed", None) is not None
     flops = 0
     for i, layer in enumerate(layers):
@@ -539,7 +198,7 @@ def measure_training_flops(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -
 
 def non_embedding_weights(model: nn.Module) -> int:
     """Weights of the matrix-product layers (no embeddings, no biases): what a step's FLOPs scale with."""
-    return sum(layer.weight.numel() for layer in _linear_layers(model))
+    return sum(layer.weight.numel() for layer in linear_layers(model))
 
 
 def order_of_magnitude(x: float) -> str:

@@ -1,20 +1,27 @@
-"""Training loops that record snapshots, and seeding.
+"""Training the running example: seeding, the training loop, evaluation, and the trained tiny model.
 
 A *snapshot* is what a lab draws: the step, a copy of the parameters and a
 few metrics. `train_lm` is a generator, so a caller decides how far to go and
-can stop at any snapshot (the live labs train in chunks this way).
+can stop at any snapshot (the live labs train in chunks this way);
+`run_to_end(run)` trains to the end and returns the last snapshot.
+`trained_tiny_lm()` is "chapter 1's trained model", the one every later chapter
+prunes, quantizes, fine-tunes or looks inside: one recipe, trained once per session.
 """
 from __future__ import annotations
 
 import math
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from knobs.data import farm_split, iterate_batches
+from knobs.models import make_tiny_lm
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 
@@ -64,8 +71,24 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float = 0.0, mome
 
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean cross-entropy (nats per word) of `model` on (X, y)."""
-    return float(F.cross_entropy(model(X), y))
+    """Mean cross-entropy (nats per word) of `model` on (X, y), in eval mode (dropout off), then back."""
+    was_training = model.training
+    model.eval()
+    try:
+        return float(F.cross_entropy(model(X), y))
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of examples whose most likely next word is the true one (top-1), in eval mode, then back."""
+    was_training = model.training
+    model.eval()
+    try:
+        return float((model(X).argmax(dim=-1) == y).float().mean())
+    finally:
+        model.train(was_training)
 
 
 def gradient_norm(model: nn.Module) -> float:
@@ -87,9 +110,8 @@ def train_lm(model: nn.Module, X, y, *, steps: int = 300, lr: float = 0.01, batc
         raise ValueError(f"steps must be a whole number 1 or more, got {steps!r}")
     if not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a whole number 1 or more, got {every!r}")
-    from knobs.data import iterate_batches  # local import keeps train usable without the corpus
-
-    opt = make_optimizer(model.parameters(), optimizer, lr, weight_decay)
+    # Only what may train: frozen parameters (a fine-tuning strategy, LoRA's base) get no optimizer state.
+    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], optimizer, lr, weight_decay)
     batches = iterate_batches(X, y, batch_size, seed=seed)
     loss_fn = loss_fn or (lambda model, logits, y: F.cross_entropy(logits, y))
 
@@ -99,6 +121,7 @@ def train_lm(model: nn.Module, X, y, *, steps: int = 300, lr: float = 0.01, batc
             m["val_loss"] = evaluate(model, X_val, y_val)
         return m
 
+    model.train()  # dropout on while training (evaluate() switches it off for each measurement)
     yield take_snapshot(model, 0, metrics(evaluate(model, X, y), 0.0))
     for step in range(1, steps + 1):
         Xb, yb = next(batches)
@@ -114,6 +137,33 @@ def train_lm(model: nn.Module, X, y, *, steps: int = 300, lr: float = 0.01, batc
                 return
 
 
-def train_to_end(run: Iterator[Snapshot]) -> list[Snapshot]:
-    """Exhaust a training generator and keep every snapshot."""
-    return list(run)
+def run_to_end(run: Iterator[Snapshot]) -> Snapshot:
+    """Train to the end of a run and return its last snapshot (the model is left trained)."""
+    last = None
+    for last in run:
+        pass
+    if last is None:
+        raise ValueError("run yielded no snapshot: pass a generator such as train_lm(...)")
+    return last
+
+
+# Chapter 1's recipe: 300 steps of Adam at lr 0.03, batches of 64, seed 0, on farm_split()'s training pairs.
+TINY_LM_RECIPE = dict(steps=300, lr=0.03, batch_size=64, optimizer="adam", seed=0)
+
+
+@lru_cache(maxsize=1)
+def _trained_tiny_lm_state() -> dict:
+    vocab, X, y, _, _ = farm_split()
+    model = make_tiny_lm(len(vocab), seed=TINY_LM_RECIPE["seed"])
+    run_to_end(train_lm(model, X, y, every=TINY_LM_RECIPE["steps"], **TINY_LM_RECIPE))
+    return {name: value.clone() for name, value in model.state_dict().items()}
+
+
+def trained_tiny_lm() -> nn.Module:
+    """Chapter 1's trained tiny model (TINY_LM_RECIPE), trained once per session; a fresh copy each call.
+
+    Prune, quantize or fine-tune the copy freely: the next call gives the trained model again.
+    """
+    model = make_tiny_lm(len(farm_split().vocab), seed=TINY_LM_RECIPE["seed"])
+    model.load_state_dict(_trained_tiny_lm_state())
+    return model.eval()

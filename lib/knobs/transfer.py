@@ -4,18 +4,17 @@ The new style puts the place first ("in the barn the cow eats hay .",
 corpora/farm_place_first.txt): the same words, a different order. A model that
 already knows that cows eat hay only has to learn the new order; a model
 starting from random numbers has to learn everything from a dozen sentences.
+The "pretrained model" is chapter 1's trained tiny model (`train.trained_tiny_lm`).
 A *strategy* says which parameters train; LoRA trains small adapters and
 leaves every pretrained number untouched.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from knobs import data, models, train
 from knobs.lora import LoRALinear
@@ -57,25 +56,13 @@ def make_style_task(n_sentences: int = 12) -> StyleTask:
     return StyleTask(*pairs(train_lines), *pairs(test_lines), X_old, y_old, train_lines)
 
 
-@lru_cache(maxsize=2)
-def pretrained_lm(steps: int = 400, seed: int = 0) -> models.TinyLM:
-    """The tiny LM trained on the whole farm corpus: this chapter's 'pretrained model' (cached)."""
-    corpus = data.load_corpus("farm")
-    X, y = data.make_dataset(corpus)
-    model = models.make_tiny_lm(len(corpus.vocab), seed=seed)
-    for _ in train.train_lm(model, X, y, steps=steps, lr=0.03, every=steps, seed=seed):
-        pass
-    return model
-
-
 def prepare(strategy: str, rank: int = 4, seed: int = 0) -> nn.Module:
     """A copy of the pretrained LM (or a random one) with only the strategy's parameters trainable."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    base = pretrained_lm()
+    model = train.trained_tiny_lm()  # chapter 1's trained model, a fresh copy
     if strategy == "from scratch":
-        return models.make_tiny_lm(base.config.vocab_size, seed=seed + 1)  # same shapes, random values
-    model = copy.deepcopy(base)
+        return models.make_tiny_lm(model.config.vocab_size, seed=seed + 1)  # same shapes, random values
     if strategy == "freeze embeddings":
         model.embed.weight.requires_grad_(False)
     elif strategy == "output layer only":
@@ -106,36 +93,21 @@ def trainable_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-@torch.no_grad()
-def next_word_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    """How often the model's most likely next word is the one that came."""
-    return float((model(X).argmax(-1) == y).float().mean())
-
-
 def fine_tune(strategy: str, rank: int = 4, steps: int = 150, lr: float = 0.01, every: int = 10,
               n_sentences: int = 12, seed: int = 0):
     """Fine-tune with one strategy; yield Snapshots with new-style loss/accuracy, old-corpus loss, tensor changes."""
     task = make_style_task(n_sentences)
     model = prepare(strategy, rank, seed)
-    start = effective_tensors(model)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-
-    def snapshot(step: int, loss: float) -> train.Snapshot:
+    # Copies: the optimizer updates the parameters in place, so views of them would always show "no change".
+    start = {name: tensor.clone() for name, tensor in effective_tensors(model).items()}
+    run = train.train_lm(model, task.X_train, task.y_train, steps=steps, lr=lr, batch_size=32, every=every,
+                         seed=seed)
+    for snap in run:
         now = effective_tensors(model)
-        change = {k: float((now[k] - start[k]).norm() / start[k].norm()) for k in now}
-        metrics = {"train_loss": loss, "test_loss": train.evaluate(model, task.X_test, task.y_test),
-                   "test_acc": next_word_accuracy(model, task.X_test, task.y_test),
-                   "old_loss": train.evaluate(model, task.X_old, task.y_old)}
-        return train.Snapshot(step, {k: v.numpy().copy() for k, v in now.items()}, metrics,
-                              {"change": change, "trainable": trainable_count(model)})
-
-    yield snapshot(0, train.evaluate(model, task.X_train, task.y_train))
-    generator = torch.Generator().manual_seed(seed)
-    for step in range(1, steps + 1):
-        idx = torch.randint(0, len(task.y_train), (32,), generator=generator)
-        loss = F.cross_entropy(model(task.X_train[idx]), task.y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % every == 0 or step == steps:
-            yield snapshot(step, loss.item())
+        snap.params = {name: tensor.numpy().copy() for name, tensor in now.items()}
+        snap.metrics.update(test_loss=train.evaluate(model, task.X_test, task.y_test),
+                            test_acc=train.accuracy(model, task.X_test, task.y_test),
+                            old_loss=train.evaluate(model, task.X_old, task.y_old))
+        snap.info.update(change={k: float((now[k] - start[k]).norm() / start[k].norm()) for k in now},
+                         trainable=trainable_count(model))
+        yield snap

@@ -1,5 +1,5 @@
 """Chapter 1 exercises: counting parameters, weight tying, parameter or hyperparameter."""
-from knobs.check import direction_hint, exercise, is_close
+from knobs.exercises.checker import direction_hint, exercise, is_close
 from knobs.models import GPT2Config, TinyLMConfig, TinyLM, count_parameters, gpt2_parameter_formula
 
 COUNT_CONFIG = dict(vocab_size=29, context=2, embed_dim=4, hidden=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from knobs.autograd import Value
-from knobs.check import direction_hint, exercise, is_close
+from knobs.exercises.checker import direction_hint, exercise, is_close
 
 CHAIN_AT = {"a": 2.0, "b": -3.0, "c": 10.0}  # f(a, b, c) = (a*b + c)**2 at this point
 
@@ -38,9 +38,9 @@ def check_chain(answer):
 def backprop_setting():
     """The model and batch of the hand-backprop exercise: TinyLM(seed 0) and the first 8 training pairs."""
     from knobs import models
-    from knobs.labs.ch01 import farm_data
+    from knobs.data import farm_split
 
-    vocab, X, y, *_ = farm_data()
+    vocab, X, y, *_ = farm_split()
     return models.make_tiny_lm(len(vocab), seed=0), X[:8], y[:8]
 
 

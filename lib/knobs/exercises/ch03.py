@@ -1,7 +1,7 @@
 """Chapter 3 exercises: one SGD step with weight decay, a soft-threshold by hand, GPT-2's decayed parameters."""
 import torch
 
-from knobs.check import direction_hint, exercise, is_close
+from knobs.exercises.checker import direction_hint, exercise, is_close
 from knobs.models import count_parameters, make_gpt2
 from knobs.regularize import sgd_step, soft_threshold, split_decay
 

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from knobs.check import NotAnswered, direction_hint, exercise, is_close
+from knobs.exercises.checker import NotAnswered, direction_hint, exercise, is_close
 from knobs.embeddings import embedding_share
 from knobs.models import GPT2Config
 
@@ -12,9 +12,9 @@ ROWS_BATCH = 6  # the exercise's batch: the first 6 training examples of the far
 
 def rows_batch():
     """(X_batch, y_batch) of exercise ch04.rows: the first ROWS_BATCH training examples."""
-    from knobs.labs.ch01 import farm_data
+    from knobs.data import farm_split
 
-    _, X, y, _, _ = farm_data()
+    _, X, y, _, _ = farm_split()
     return X[:ROWS_BATCH], y[:ROWS_BATCH]
 
 

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from knobs.check import exercise
+from knobs.exercises.checker import exercise
 
 # ---- 1. your own magnitude mask ---------------------------------------------------------------
 

@@ -4,7 +4,8 @@ import math
 import torch
 
 from knobs import quantize as Q
-from knobs.check import direction_hint, exercise, is_close
+from knobs import train
+from knobs.exercises.checker import direction_hint, exercise, is_close
 
 MEMORY = dict(n_parameters=13e9, bits=4, group_size=128, scale_bits=16)
 HAND_W = [0.62, -0.33, 0.05, -1.40, 0.91]
@@ -61,11 +62,9 @@ def clip_errors(W: torch.Tensor, bits: int = 3) -> dict[float, float]:
 
 @exercise("ch06.clip")
 def check_clip(answer):
-    from knobs.labs.ch06 import trained_model
-
     if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not 0 < answer <= 1:
         raise ValueError("clip must be a number in (0, 1]")
-    W = trained_model().hidden.weight.detach()
+    W = train.trained_tiny_lm().hidden.weight.detach()
     errors = clip_errors(W)
     best = min(errors.values())
     mine = Q.relative_error(W, Q.fake_quantize(W, 3, clip=float(answer)))

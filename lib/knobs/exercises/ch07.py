@@ -1,7 +1,7 @@
 """Chapter 7 exercises: a compute-optimal budget, training vs inference memory, reading the sweep."""
 import math
 
-from knobs.check import direction_hint, exercise, is_close
+from knobs.exercises.checker import direction_hint, exercise, is_close
 from knobs.models import memory_bytes
 from knobs.scale import training_flops, training_memory_bytes
 
@@ -70,7 +70,7 @@ def check_memory(answer):
 def check_best(answer):
     import numpy as np
 
-    from knobs.labs.ch07 import scale_sweep
+    from knobs.chapters.ch07 import scale_sweep
 
     sweep = scale_sweep(progress=False)  # the notebook's own sweep (cached for the session)
     if not isinstance(answer, dict) or set(answer) != set(sweep.sizes):

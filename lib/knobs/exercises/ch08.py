@@ -1,5 +1,5 @@
 """Chapter 8 exercises: counting LoRA's trainable parameters, and what forgetting means."""
-from knobs.check import direction_hint, exercise, is_close, multiple_choice
+from knobs.exercises.checker import direction_hint, exercise, is_close, multiple_choice
 from knobs.lora import gpt2_lora_count, lora_parameter_count
 from knobs.models import GPT2Config
 

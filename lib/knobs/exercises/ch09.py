@@ -1,5 +1,5 @@
 """Chapter 9 exercises: compute the bias score, read an output row, judge a mitigation."""
-from knobs.check import exercise, is_close, multiple_choice
+from knobs.exercises.checker import exercise, is_close, multiple_choice
 
 
 @exercise("ch09.bias_score")

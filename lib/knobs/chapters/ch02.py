@@ -1,0 +1,167 @@
+"""Chapter 2's code: gradient descent on a 2-D loss surface, and symmetry breaking in the tiny LM.
+
+Each lab is a declaration (controls + run + views). The views below are
+chapter-specific: they draw the contour map once as background and move only
+the path, the point and the curves each frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from knobs import data, descent, models, train
+from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, style_axes
+from knobs.initialization import count_distinct_units, set_symmetric_init
+from knobs.lab import Choice, Lab, Slider
+from knobs.lab.views import CurvesView, HeatmapView, LossView, View
+from knobs.train import Snapshot
+
+PATH_COLOR = PALETTE[5]
+
+
+# ---- the 2-D loss surface ------------------------------------------------------------
+def draw_surface(ax, lines: int = 7) -> None:
+    """The loss over the box as shading (darker = lower) and a few contour lines; ★ global, ○ local minimum.
+
+    Smooth shading rather than many coloured contour lines: it compresses to a
+    third of the bytes, which matters for the static twin's precomputed frames.
+    """
+    grid = np.linspace(*descent.BOX, 160)
+    T1, T2 = np.meshgrid(grid, grid)
+    Z = descent.surface(T1, T2) - descent.surface(*descent.minima()[0])  # loss above the global minimum
+    ax.imshow(np.log10(Z + 0.02), extent=(*descent.BOX, *descent.BOX), origin="lower", cmap="cividis", alpha=0.6,
+              interpolation="bilinear", aspect="auto")
+    ax.contour(T1, T2, Z, levels=np.geomspace(0.05, 30, lines), colors="white", linewidths=0.6)
+    best, local = descent.minima()
+    ax.plot(*best, "*", color="black", ms=9, zorder=3)
+    ax.plot(*local, "o", mfc="white", mec="black", ms=5, zorder=3)
+    ax.set_xlim(*descent.BOX), ax.set_ylim(*descent.BOX)
+    style_axes(ax)
+    ax.set_xlabel("θ₁", fontsize=LABEL_SIZE, labelpad=1), ax.set_ylabel("θ₂", fontsize=LABEL_SIZE, labelpad=0)
+
+
+def finite_path(values, limit: float = 50.0) -> np.ndarray:
+    """Coordinates safe to draw: a blown-up value is clipped far off the map (the line leaves it); inf is a gap."""
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values), np.clip(values, -limit, limit), np.nan)
+
+
+class ContourView(View):
+    title = "the path on the loss surface"
+
+    def setup(self, ax, total_steps):
+        draw_surface(ax)
+        style_axes(ax, "path on the loss surface (★ global, ○ local minimum)")
+        self.path = self._keep(ax.plot([], [], "-", color=PATH_COLOR, lw=1.3)[0])
+        self.start = self._keep(ax.plot([], [], "s", color=PATH_COLOR, ms=5)[0])
+        self.point = self._keep(ax.plot([], [], "o", color=PATH_COLOR, mec="black", ms=6)[0])
+
+    def update(self, snap, history):
+        t1, t2 = finite_path(history.metrics["theta1"]), finite_path(history.metrics["theta2"])
+        self.path.set_data(t1, t2)
+        self.start.set_data(t1[:1], t2[:1])
+        self.point.set_data(t1[-1:], t2[-1:])
+        return False
+
+    def describe(self, snap):
+        best, local = descent.minima()
+        theta = np.array([snap.metrics["theta1"], snap.metrics["theta2"]])
+        if not np.all(np.isfinite(theta)) or np.abs(theta).max() > 1e3:
+            where = "far off the map: the parameters blew up"
+        else:
+            near = min((("the global minimum", best), ("the local minimum", local)),
+                       key=lambda item: np.linalg.norm(theta - item[1]))
+            where = f"at θ = ({theta[0]:.2f}, {theta[1]:.2f}), nearest {near[0]}"
+        return f"Contour map of the loss with the path taken so far; the parameters are {where}."
+
+
+class ParametersView(View):
+    title = "the two parameters over the steps"
+
+    def setup(self, ax, total_steps):
+        best = descent.minima()[0]
+        style_axes(ax, "parameter values (dotted: global minimum)", xlabel="step")
+        ax.set_xlim(0, total_steps), ax.set_ylim(-2.5, 2.5)
+        self.lines = [self._keep(ax.plot([], [], color=PALETTE[i], lw=1.4, label=name)[0])
+                      for i, name in enumerate(("θ₁", "θ₂"))]
+        for i, value in enumerate(best):
+            ax.axhline(value, color=PALETTE[i], ls=":", lw=1)
+        ax.legend(fontsize=LEGEND_SIZE, loc="upper right")
+
+    def update(self, snap, history):
+        for line, name in zip(self.lines, ("theta1", "theta2")):
+            line.set_data(history.steps, finite_path(history.metrics[name]))
+        return False
+
+    def describe(self, snap):
+        m = snap.metrics
+        return f"Parameter values at step {snap.step}: θ₁ = {m['theta1']:.3g}, θ₂ = {m['theta2']:.3g}."
+
+
+def descent_run(values, steps, every):
+    """Snapshots of one descent: the two parameters and the loss, every `every` steps."""
+    optimizer = descent.make_optimizer(values["optimizer"], values["lr"], values["momentum"])
+    for step, theta, loss in descent.descend((values["x0"], values["y0"]), optimizer, steps):
+        if step % every == 0 or step == steps or not np.isfinite(loss):
+            metrics = {"train_loss": loss, "theta1": float(theta[0]), "theta2": float(theta[1])}
+            yield Snapshot(step, {"theta": np.array(theta, dtype=float)}, metrics)
+
+
+def descent_lab() -> Lab:
+    return Lab(
+        name="ch02-descent",
+        title="Gradient descent on a two-parameter loss surface",
+        controls=[
+            Slider("lr", "learning rate", 1e-3, 1.0, 0.03, log=True, twin=(0.003, 0.03, 0.3)),
+            Choice("optimizer", "optimizer", descent.OPTIMIZERS, "sgd"),
+            Slider("momentum", "momentum (β₁ of Adam)", 0.0, 0.99, 0.9, twin=(0.9,)),
+            Slider("x0", "start θ₁", -2.0, 2.0, 1.9, twin=(1.9,)),
+            Slider("y0", "start θ₂", -2.0, 2.0, -1.2, twin=(-1.2,)),
+        ],
+        run=descent_run,
+        views=[ContourView, ParametersView],
+        steps=150, every=2, twin_frames=4, figsize=(7.2, 2.9),
+    )
+
+
+# ---- symmetry breaking in the tiny LM ------------------------------------------------
+INITS = {"random (PyTorch default)": "random", "all zero": "zero", "all equal (0.3)": "equal"}
+
+
+def distinct_units_view(hidden: int = 32) -> CurvesView:
+    """How many hidden units still differ from each other, against step."""
+    return CurvesView(["distinct_units"], title=f"distinct hidden units (of {hidden})", ylim=(0, hidden * 1.1),
+                      yticks=[1, 8, 16, 24, 32][: 1 + hidden // 8], legend=None, colors=[PALETTE[3]], lw=2.5,
+                      drawstyle="steps-post",
+                      summary=f"{{distinct_units:.0f}} of {hidden} hidden units differ from each other.")
+
+
+def symmetry_run(values, steps, every):
+    """Train the tiny LM from a random, all-zero or all-equal start (plus optional noise), counting distinct units."""
+    vocab, X, y, X_val, y_val = data.farm_split()
+    model = models.make_tiny_lm(len(vocab), seed=0)
+    set_symmetric_init(model, INITS[values["init"]], noise=values["noise"])
+    run = train.train_lm(model, X, y, X_val=X_val, y_val=y_val, steps=steps, every=every, lr=0.03,
+                         optimizer="adam", seed=0)
+    for snap in run:
+        snap.metrics["distinct_units"] = float(count_distinct_units(snap.params["hidden.weight"],
+                                                                    snap.params["hidden.bias"]))
+        yield snap
+
+
+def symmetry_lab() -> Lab:
+    return Lab(
+        name="ch02-symmetry",
+        title="Symmetry breaking: how the hidden layer starts",
+        controls=[
+            Choice("init", "hidden and output layers start", tuple(INITS), "all equal (0.3)"),
+            Slider("noise", "added random noise (std)", 0.0, 0.1, 0.0, twin=(0.0, 0.001)),
+        ],
+        run=symmetry_run,
+        views=[lambda: HeatmapView("hidden.weight", "hidden.weight (one row per hidden unit)", limit=1.5),
+               distinct_units_view,
+               lambda: LossView()],
+        steps=300, every=5, twin_frames=4, figsize=(9.0, 2.6),
+    )
+
+
+LABS = [descent_lab, symmetry_lab]

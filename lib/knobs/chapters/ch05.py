@@ -1,0 +1,310 @@
+"""Chapter 5's code: the pruning sweep, the lab (prune, then fine-tune with the mask held), the prose's numbers.
+
+Step 0 of a run is the model right after pruning (no fine-tune); every later
+step is a step of fine-tuning the surviving weights. The curves of loss and
+accuracy against sparsity are computed once per pruning kind (`sweep`) and
+drawn in the background, so a frame only moves the marker, the heatmaps and
+the prediction bars.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import matplotlib
+import numpy as np
+
+from knobs import data, models, prune, train
+from knobs.figures import DIVERGING_CMAP, LABEL_SIZE, LEGEND_SIZE, PALETTE, TICK_SIZE, style_axes
+from knobs.lab import Choice, Lab, Slider
+from knobs.lab.views import PredictionsView, View
+
+FINE_TUNE = dict(steps=60, lr=0.01)  # a short fine-tune after pruning
+SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # sparsities the background curves are measured at
+CONTEXT = "the cat"
+
+
+def measure(model) -> tuple[float, float]:
+    """(validation loss, validation accuracy) of a model."""
+    *_, X_val, y_val = data.farm_split()
+    return train.evaluate(model, X_val, y_val), train.accuracy(model, X_val, y_val)
+
+
+@lru_cache(maxsize=None)
+def sweep(kind: str, sparsities: tuple = SWEEP) -> dict:
+    """Loss and accuracy of the pruned model at each sparsity, before and after FINE_TUNE (cached per kind)."""
+    vocab, X, y, X_val, y_val = data.farm_split()
+    rows = {key: [] for key in ("sparsity", "loss_pruned", "acc_pruned", "loss_tuned", "acc_tuned")}
+    for target in sparsities:
+        model = train.trained_tiny_lm()
+        masks = prune.prune_masks(model, target, kind)
+        prune.apply_masks(model, masks)
+        rows["sparsity"].append(prune.sparsity_of(model))
+        for key, value in zip(("loss_pruned", "acc_pruned"), measure(model)):
+            rows[key].append(value)
+        train.run_to_end(prune.fine_tune(model, masks, X, y, steps=FINE_TUNE["steps"], lr=FINE_TUNE["lr"],
+                                         every=FINE_TUNE["steps"], seed=0))
+        for key, value in zip(("loss_tuned", "acc_tuned"), measure(model)):
+            rows[key].append(value)
+    dense = measure(train.trained_tiny_lm())
+    return {**{k: np.array(v) for k, v in rows.items()}, "kind": kind, "loss_dense": dense[0], "acc_dense": dense[1]}
+
+
+class NeuronHeatmapView(View):
+    """One row per hidden unit: its incoming weights (a row of hidden.weight), then its outgoing weights (a column
+    of out.weight). Red +, blue -, pruned weights black: a structured cut blacks out a whole row."""
+
+    title = "weights per hidden unit (black: pruned)"
+
+    def __init__(self):
+        super().__init__()
+        self.cmap = matplotlib.colormaps[DIVERGING_CMAP].with_extremes(bad="black")  # masked cells: black
+
+    def _table(self, snap):
+        w_in, w_out = snap.params["hidden.weight"], snap.params["out.weight"].T  # (hidden, inputs), (hidden, words)
+        m_in, m_out = snap.info["masks"]["hidden.weight"], snap.info["masks"]["out.weight"].T
+        gap = np.zeros((w_in.shape[0], 1))  # a white column between the two matrices
+        values = np.hstack([w_in, gap, w_out])
+        pruned = np.hstack([m_in == 0, gap != 0, m_out == 0])
+        return np.ma.masked_where(pruned, values), w_in.shape[1]
+
+    def setup(self, ax, total_steps):
+        self.ax, self.image = ax, None
+        style_axes(ax, self.title)
+        ax.set_yticks([])
+        ax.set_ylabel("hidden unit", fontsize=LABEL_SIZE)
+
+    def update(self, snap, history):
+        shown, n_in = self._table(snap)
+        if self.image is None:
+            limit = 1.2 * float(np.abs(shown).max() or 1.0)
+            self.image = self._keep(self.ax.imshow(shown, cmap=self.cmap, vmin=-limit, vmax=limit, aspect="auto",
+                                                   interpolation="nearest"))
+            n_out = shown.shape[1] - n_in - 1
+            self.ax.set_xticks([(n_in - 1) / 2, n_in + 1 + (n_out - 1) / 2],
+                               [f"in ({n_in})", f"out ({n_out} words)"], fontsize=TICK_SIZE)
+            return True
+        self.image.set_data(shown)
+        return False
+
+    def describe(self, snap):
+        masks = snap.info["masks"]
+        parts = []
+        for name in ("hidden.weight", "out.weight"):
+            mask, values = masks[name], snap.params[name]
+            kept = values[mask != 0]
+            span = f"survivors from {kept.min():.2f} to {kept.max():.2f}" if kept.size else "no weight survives"
+            parts.append(f"{name}: {int((mask == 0).sum())} of {mask.size} weights pruned ({(mask == 0).mean():.0%}), "
+                         f"{span}")
+        dead = int(((masks["hidden.weight"] == 0).all(axis=1) & (masks["out.weight"] == 0).all(axis=0)).sum())
+        return (f"Heatmap, one row per hidden unit, pruned weights black. {dead} of {len(masks['hidden.weight'])} "
+                f"hidden units removed entirely. " + "; ".join(parts) + ".")
+
+
+class SparsityCurveView(View):
+    """A metric against sparsity: pruned (solid), pruned + fine-tuned (dashed), dense (dotted); the run as a dot."""
+
+    LABELS = {"loss": ("validation loss", "val_loss"), "acc": ("validation accuracy", "val_acc")}
+
+    def __init__(self, metric: str):
+        super().__init__()
+        self.metric = metric
+        self.title, self.key = self.LABELS[metric]
+
+    def setup(self, ax, total_steps):
+        self.ax, self.ready = ax, False
+        style_axes(ax, self.title + " vs sparsity", xlabel="weights pruned (%)")
+        ax.set_xlim(0, 100)
+        self.pruned, = ax.plot([], [], color=PALETTE[5], lw=1.5, marker=".", label="pruned")
+        self.tuned, = ax.plot([], [], color=PALETTE[0], lw=1.5, ls="--", marker=".",
+                              label=f"+ {FINE_TUNE['steps']} fine-tune steps")
+        self.dense = ax.axhline(np.nan, color="#555", lw=1, ls=":", label="dense")
+        ax.legend(fontsize=LEGEND_SIZE, loc="upper left" if self.metric == "loss" else "lower left", frameon=False)
+        self.path = self._keep(ax.plot([], [], color="#000", lw=1)[0])
+        self.dot = self._keep(ax.plot([], [], "o", color="#000", ms=6)[0])
+
+    def update(self, snap, history):
+        value = snap.metrics[self.key]
+        x = 100 * snap.info["sparsity"]
+        self.path.set_data([x, x], [history.metrics[self.key][0], value])
+        self.dot.set_data([x], [value])
+        if self.ready:
+            return False
+        curves = snap.info["sweep"]
+        xs = 100 * curves["sparsity"]
+        self.pruned.set_data(xs, curves[f"{self.metric}_pruned"])
+        self.tuned.set_data(xs, curves[f"{self.metric}_tuned"])
+        self.dense.set_ydata([curves[f"{self.metric}_dense"]] * 2)
+        if self.metric == "loss":
+            top = max(float(np.max(curves["loss_pruned"])), float(np.log(len(data.farm_split().vocab)))) * 1.1  # >= "no idea"
+            self.ax.set_ylim(0, top)
+        else:
+            self.ax.set_ylim(0, 1)
+        self.ready = True
+        return True
+
+    def describe(self, snap):
+        curves = snap.info["sweep"]
+        return (f"{self.title.capitalize()} of the {curves['kind']} pruned model at "
+                f"{snap.info['sparsity']:.0%} sparsity after {snap.step} fine-tune steps: "
+                f"{snap.metrics[self.key]:.2f} (dense model: {curves[f'{self.metric}_dense']:.2f}).")
+
+
+def prune_run(values, steps, every):
+    """Prune a copy of the trained model, then fine-tune it `steps` steps with the mask held."""
+    vocab, X, y, X_val, y_val = data.farm_split()
+    kind, target = values["kind"], values["sparsity"] / 100
+    curves = sweep(kind)
+    model = train.trained_tiny_lm()
+    masks = prune.prune_masks(model, target, kind)
+    shown = {name: mask.numpy() for name, mask in masks.items()}
+    prune.apply_masks(model, masks)
+    actual = prune.sparsity_of(model)
+    for snap in prune.fine_tune(model, masks, X, y, steps=steps, lr=FINE_TUNE["lr"], every=every,
+                                X_val=X_val, y_val=y_val, seed=0):
+        snap.metrics["val_acc"] = train.accuracy(model, X_val, y_val)
+        snap.info.update(masks=shown, sweep=curves, sparsity=actual,
+                         probs={CONTEXT: models.next_word_probs(model, vocab, CONTEXT, data.likely_next_words(CONTEXT))})
+        yield snap
+
+
+def pruning_lab() -> Lab:
+    return Lab(
+        name="ch05-pruning",
+        title="Prune the tiny model, then fine-tune what is left",
+        controls=[
+            Slider("sparsity", "weights pruned (%)", 0, 99, 90, integer=True, twin=(50, 80, 90, 99), fmt="{}%"),
+            Choice("kind", "pruning", prune.KINDS, "layer-wise"),
+        ],
+        run=prune_run,
+        views=[NeuronHeatmapView,
+               lambda: SparsityCurveView("loss"),
+               lambda: SparsityCurveView("acc"),
+               lambda: PredictionsView(CONTEXT, data.likely_next_words(CONTEXT))],
+        steps=FINE_TUNE["steps"], every=3, twin_frames=3, figsize=(11.5, 2.8),
+    )
+
+
+LABS = [pruning_lab]
+
+
+# ---- the numbers and verdicts the chapter's prose states (computed, never typed) -----------------------
+def pct(x: float) -> str:
+    """0.512 -> '51%'."""
+    return f"{100 * x:.0f}%"
+
+
+def at_sparsity(curve: dict, key: str, sparsity: float) -> float:
+    """A sweep's `key` at the sweep sparsity closest to `sparsity`."""
+    return float(curve[key][int(np.argmin(np.abs(np.array(SWEEP) - sparsity)))])
+
+
+def fine_tune_claim(loss_tuned: float, loss_dense: float, tolerance: float = 0.05) -> str:
+    """Does "without significantly impacting its performance" hold after the fine-tune, at this sparsity?"""
+    if loss_tuned <= loss_dense + tolerance:
+        return ("With the fine-tune, the source text's \"without significantly impacting its performance\" "
+                "holds here, at this sparsity.")
+    return ("Even with the fine-tune, the loss stays above the dense model's: the source text's \"without "
+            "significantly impacting its performance\" is already stretched at this sparsity.")
+
+
+def structured_verdict(structured_loss: float, layer_wise_loss: float) -> str:
+    """Structured (whole neurons) against layer-wise (single weights) at 80%, after the fine-tune."""
+    lead = "(at a slightly higher sparsity, as 80% of 32 units rounds to 26): "
+    if structured_loss > layer_wise_loss:
+        return lead + "removing whole neurons cost more than removing single weights."
+    return lead + "here whole neurons were no harder to give up than single weights."
+
+
+def iterative_verdict(iterative_loss: float, one_shot_loss: float) -> str:
+    if iterative_loss < one_shot_loss:
+        return "pruning gradually gave the model time to adapt"
+    return "here the one-shot model did as well or better, so the advantage is not guaranteed"
+
+
+def lottery_verdict(ticket_early: float, ticket_final: float, reinit_early, reinit_final) -> str:
+    if ticket_final < min(reinit_final) and ticket_early < min(reinit_early):
+        return "learned faster and ended lower than every random re-initialisation: a winning ticket"
+    return "did not beat every random re-initialisation: no clear winning ticket here"
+
+
+def csr_crossover(times: dict, sparsities) -> str:
+    """From which measured sparsity the CSR multiply beat the dense one, if any."""
+    faster = [s for s in sparsities if times["sparse CSR", s] < times["dense with zeros", s]]
+    if faster:
+        return f"beat the dense multiply only from {pct(min(faster))} sparsity on"
+    return "was slower than the dense multiply at every sparsity we measured"
+
+
+def two_x_verdict(times: dict, base: float) -> str:
+    """Did scattered zeros (dense or CSR kernel) come anywhere near 2x faster at 50% sparsity?"""
+    if min(times["dense with zeros", 0.5], times["sparse CSR", 0.5]) > 0.75 * base:
+        return "did not hold for scattered zeros in this measurement, with either kernel"
+    return ("came closer to true than usual in this measurement; rerun the timing cell, since a busy machine "
+            "can distort one run")
+
+
+def prose_numbers(model, curves: dict, one_shot_loss: float, iterative_loss: float, budget: int,
+                  lottery_runs: dict, matrix_shape, storage: dict, times: dict, sparsities) -> dict[str, str]:
+    """Every number and verdict the chapter's prose states, as text, from the chapter's own results."""
+    lw, st = curves["layer-wise"], curves["structured"]
+    loss_dense, acc_dense = lw["loss_dense"], lw["acc_dense"]
+    weights = prune.prunable_weights(model)
+    half_global = prune.prune_masks(model, 0.5, "global")
+    twin_lab = pruning_lab()
+    twin_values = [f"{v}%" for v in twin_lab.controls[0].twin]
+    twin_steps = [str(s) for s in twin_lab.twin_steps()]
+    early = 2  # snapshots are every 25 steps: index 2 is step 50
+    reinits = [snaps for label, snaps in lottery_runs.items() if label.startswith("random")]
+    ticket = lottery_runs["winning ticket"]
+    reinit_early = [snaps[early].metrics["val_loss"] for snaps in reinits]
+    reinit_final = [snaps[-1].metrics["val_loss"] for snaps in reinits]
+    rows, cols = matrix_shape
+    base = times["dense with zeros", 0.0]
+    return {
+        "n_zeros": f"{sum(int((p == 0).sum()) for p in model.parameters()):,}",
+        "n_params": f"{models.count_parameters(model).total:,}",
+        "mean_hidden": f"{float(model.hidden.weight.detach().abs().mean()):.2f}",
+        "mean_out": f"{float(model.out.weight.detach().abs().mean()):.2f}",
+        "global_hidden_50": pct(float((half_global["hidden.weight"] == 0).float().mean())),
+        "global_out_50": pct(float((half_global["out.weight"] == 0).float().mean())),
+        "n_left_99": str(sum(w.numel() - round(0.99 * w.numel()) for w in weights.values())),
+        "ft_steps": str(FINE_TUNE["steps"]),
+        "twin_sparsities": ", ".join(twin_values[:-1]) + " and " + twin_values[-1],
+        "twin_steps": ", ".join(twin_steps[:-1]) + " and " + twin_steps[-1],
+        "loss_dense": f"{loss_dense:.2f}",
+        "acc_dense": f"{acc_dense:.0%}",
+        "lw_loss_50": f"{at_sparsity(lw, 'loss_pruned', 0.5):.2f}",
+        "lw_tuned_50": f"{at_sparsity(lw, 'loss_tuned', 0.5):.2f}",
+        "claim_50": fine_tune_claim(at_sparsity(lw, "loss_tuned", 0.5), loss_dense),
+        "lw_loss_90": f"{at_sparsity(lw, 'loss_pruned', 0.9):.2f}",
+        "lw_acc_90": f"{at_sparsity(lw, 'acc_pruned', 0.9):.0%}",
+        "lw_tuned_90": f"{at_sparsity(lw, 'loss_tuned', 0.9):.2f}",
+        "lw_acc_tuned_90": f"{at_sparsity(lw, 'acc_tuned', 0.9):.0%}",
+        "lw_tuned_99": f"{at_sparsity(lw, 'loss_tuned', 0.99):.2f}",
+        "st_tuned_80": f"{at_sparsity(st, 'loss_tuned', 0.8):.2f}",
+        "lw_tuned_80": f"{at_sparsity(lw, 'loss_tuned', 0.8):.2f}",
+        "st_vs_lw_80": structured_verdict(at_sparsity(st, "loss_tuned", 0.8), at_sparsity(lw, "loss_tuned", 0.8)),
+        "it_total_steps": str(budget),
+        "it_loss": f"{iterative_loss:.2f}",
+        "os_loss": f"{one_shot_loss:.2f}",
+        "it_verdict": iterative_verdict(iterative_loss, one_shot_loss),
+        "lt_sparsity": "80%",
+        "lt_early_step": str(ticket[early].step),
+        "lt_ticket_early": f"{ticket[early].metrics['val_loss']:.2f}",
+        "lt_reinit_early": f"{np.mean(reinit_early):.2f}",
+        "lt_ticket_final": f"{ticket[-1].metrics['val_loss']:.2f}",
+        "lt_reinit_final": f"{np.mean(reinit_final):.2f}",
+        "lt_dense_final": f"{lottery_runs['dense'][-1].metrics['val_loss']:.2f}",
+        "lt_verdict": lottery_verdict(ticket[early].metrics["val_loss"], ticket[-1].metrics["val_loss"],
+                                      reinit_early, reinit_final),
+        "csr_breakeven": pct(1 - (4 * rows * cols - 8 * (rows + 1)) / 12 / (rows * cols)),
+        "coo_breakeven": pct(1 - 4 / 20),
+        "csr_50_ratio": pct(storage[0.5]["CSR"] / storage[0.5]["dense"]),
+        "dense_50_ratio": pct(times["dense with zeros", 0.5] / base),
+        "csr_50_ratio_time": pct(times["sparse CSR", 0.5] / base),
+        "csr_crossover": csr_crossover(times, sparsities),
+        "struct_50_speedup": f"{base / times['structured', 0.5]:.1f}×",
+        "struct_50_ratio": pct(times["structured", 0.5] / base),
+        "struct_99_ratio": pct(times["structured", 0.99] / base),
+        "two_x_verdict": two_x_verdict(times, base),
+    }

@@ -1,0 +1,250 @@
+"""Chapter 6's code, the lab: choose the bits and the scales, see the grid, the error, the loss and the predictions.
+
+Step 0 of a run is post-training quantization of the trained tiny model; the
+steps after it are quantization-aware training (the forward pass uses the
+quantized weights, the straight-through gradient updates float copies).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+from matplotlib.collections import LineCollection
+
+from torch.nn.utils import parametrize
+
+from knobs import data, models, train
+from knobs import quantize as Q
+from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, TITLE_SIZE, style_axes
+from knobs.lab import Choice, Lab, Slider
+from knobs.lab.views import LossView, PredictionsView, View
+
+GROUP_SIZE = 8  # weights per group: 2 groups per row of hidden.weight, 4 per row of out.weight
+QAT_LR = 0.003  # small: QAT fine-tunes a trained model, it does not train one
+BITS = tuple(range(2, 9))
+CONTEXT = "the cow"
+
+
+@torch.no_grad()
+def weight_error(params: dict, bits: int, scheme: str, granularity: str) -> float:
+    """Relative error of all weight matrices (2+ dimensions) together after quantization."""
+    diff = total = 0.0
+    for w in (w.detach() for w in params.values() if w.dim() >= 2):
+        diff += float(((w - Q.fake_quantize(w, bits, scheme, granularity, GROUP_SIZE)) ** 2).sum())
+        total += float((w ** 2).sum())
+    return (diff / total) ** 0.5
+
+
+@lru_cache(maxsize=2)
+def error_curves(scheme: str = "symmetric") -> dict[str, list[float]]:
+    """Weight error of the trained model at 2..8 bits for each granularity (the lab's reference curves)."""
+    params = dict(train.trained_tiny_lm().named_parameters())
+    return {g: [weight_error(params, b, scheme, g) for b in BITS] for g in Q.GRANULARITIES}
+
+
+def quantization_run(values, steps, every):
+    bits, granularity, scheme = values["bits"], values["granularity"], values["scheme"]
+    vocab, X, y, X_val, y_val = data.farm_split()
+    base = train.trained_tiny_lm()
+    fp32_loss = train.evaluate(base, X_val, y_val)
+    words = data.likely_next_words(CONTEXT)
+    reference = models.next_word_probs(base, vocab, CONTEXT, words)
+    curves = error_curves(scheme)
+    qat = Q.prepare_qat(base, bits, scheme, granularity, GROUP_SIZE)
+    floats = {name: p for name, p in qat.named_parameters() if name.endswith(".original")}  # what the optimizer updates
+    for snap in train.train_lm(qat, X, y, X_val=X_val, y_val=y_val, steps=steps, lr=QAT_LR, every=every, seed=1):
+        with torch.no_grad(), parametrize.cached():  # quantize each weight once for everything below
+            quantized = {name: _quantized(qat, name) for name in floats}
+            diff = sum(float(((floats[n] - quantized[n]) ** 2).sum()) for n in floats)
+            total = sum(float((w ** 2).sum()) for w in floats.values())
+            latent = floats["hidden.parametrizations.weight.original"].detach()
+            scale, zero_point = Q.compute_qparams(Q.blocks(latent, granularity, GROUP_SIZE), bits, scheme)
+            widest = int(scale.argmax())
+            snap.params = {"hidden.weight": quantized["hidden.parametrizations.weight.original"].numpy().copy(),
+                           "hidden.weight (float)": latent.numpy().copy()}
+            snap.metrics["fp32_val_loss"] = fp32_loss
+            snap.metrics["weight_error"] = (diff / total) ** 0.5
+            snap.info.update(grid=Q.grid_levels(scale[widest], zero_point[widest], bits, scheme).numpy(), curves=curves,
+                             bits=bits, granularity=granularity, scheme=scheme, reference={CONTEXT: reference},
+                             probs={CONTEXT: models.next_word_probs(qat, vocab, CONTEXT, words)})
+        yield snap
+
+
+def _quantized(model, float_name: str) -> torch.Tensor:
+    """The quantized weight a parametrized layer computes with, e.g. 'hidden.parametrizations.weight.original'."""
+    module_name, attr = float_name.split(".parametrizations.")[0], float_name.split(".")[-2]
+    return getattr(model.get_submodule(module_name), attr)
+
+
+class GridHistogramView(View):
+    """hidden.weight's float values (grey), its quantized values (blue) and the quantization grid (orange lines)."""
+
+    title = "hidden.weight and its grid"
+
+    def setup(self, ax, total_steps):
+        self.ax, self.float_stairs = ax, None
+        style_axes(ax, self.title, xlabel="weight value", ylabel="weights")
+
+    def update(self, snap, history):
+        w, wq = snap.params["hidden.weight (float)"].ravel(), snap.params["hidden.weight"].ravel()
+        if self.float_stairs is None:
+            span = 1.25 * float(np.abs(w).max())
+            self.edges = np.linspace(-span, span, 121)
+        counts = np.histogram(np.clip(w, self.edges[0], self.edges[-1]), self.edges)[0]
+        qcounts = np.histogram(np.clip(wq, self.edges[0], self.edges[-1]), self.edges)[0]
+        grid = snap.info["grid"]
+        grid = grid[(grid >= self.edges[0]) & (grid <= self.edges[-1])]
+        redraw = False
+        if self.float_stairs is None:
+            self.top = max(counts.max(), qcounts.max()) * 1.15
+            self.ax.set_xlim(self.edges[0], self.edges[-1])
+            self.ax.set_ylim(0, self.top)
+            self.lines = self._keep(LineCollection([], colors=PALETTE[1], linewidths=0.7, alpha=0.55, label="grid"))
+            self.ax.add_collection(self.lines)
+            self.float_stairs = self._keep(self.ax.stairs(counts, self.edges, fill=True, color="#bbbbbb", label="float"))
+            self.q_stairs = self._keep(self.ax.stairs(qcounts, self.edges, color=PALETTE[0], lw=1.4, label="quantized"))
+            self.ax.legend(fontsize=LEGEND_SIZE, loc="upper right")
+            redraw = True
+        elif max(counts.max(), qcounts.max()) > self.top:
+            self.top = max(counts.max(), qcounts.max()) * 1.15
+            self.ax.set_ylim(0, self.top)
+            redraw = True
+        self.float_stairs.set_data(counts)
+        self.q_stairs.set_data(qcounts)
+        self.lines.set_segments([[(g, 0), (g, self.top)] for g in grid])
+        return redraw
+
+    def describe(self, snap):
+        wq, grid = snap.params["hidden.weight"], snap.info["grid"]
+        step = float(grid[1] - grid[0]) if len(grid) > 1 else 0.0
+        where = {"tensor": "the whole tensor", "channel": "the widest row",
+                 "group": f"the widest group of {GROUP_SIZE}"}[snap.info["granularity"]]
+        return (f"Histogram of hidden.weight: after {snap.info['bits']}-bit quantization its {wq.size} weights take "
+                f"{len(np.unique(wq))} distinct values; the grid of {where} has {len(grid)} levels {step:.3f} apart.")
+
+
+class ErrorBitsView(View):
+    """Relative weight error against bits for each granularity (log scale); a dot marks the current run."""
+
+    title = "weight error (all matrices)"
+    STYLES = {"tensor": (PALETTE[5], "-"), "channel": (PALETTE[2], "--"), "group": (PALETTE[3], ":")}
+
+    def setup(self, ax, total_steps):
+        self.ax, self.dot = ax, None
+        style_axes(ax, self.title, xlabel="bits per weight", ylabel="‖W − Ŵ‖ / ‖W‖")
+        ax.set_yscale("log")
+        ax.set_xlim(BITS[0] - 0.3, BITS[-1] + 0.3)
+
+    def update(self, snap, history):
+        if self.dot is None:
+            curves = snap.info["curves"]
+            for g, errors in curves.items():
+                color, style = self.STYLES[g]
+                self.ax.plot(BITS, errors, style, color=color, lw=1.3, label=f"per {g}")
+            low = min(min(e) for e in curves.values())
+            high = max(max(e) for e in curves.values())
+            self.ax.set_ylim(low / 2, high * 2)
+            self.ax.legend(fontsize=LEGEND_SIZE, loc="upper right")
+            self.dot = self._keep(self.ax.plot([], [], "o", color="black", ms=6)[0])
+            self.dot.set_data([snap.info["bits"]], [snap.metrics["weight_error"]])
+            return True
+        self.dot.set_data([snap.info["bits"]], [snap.metrics["weight_error"]])
+        return False
+
+    def describe(self, snap):
+        bits = snap.info["bits"]
+        at = {g: e[BITS.index(bits)] for g, e in snap.info["curves"].items()}
+        return (f"Weight error {snap.metrics['weight_error']:.1%} now ({bits} bits, per {snap.info['granularity']}); "
+                f"right after quantizing, at {bits} bits: " + ", ".join(f"per {g} {e:.1%}" for g, e in at.items()) + ".")
+
+
+class ReferencePredictionsView(PredictionsView):
+    """Next-word probabilities of the quantized model (bars) and of the float model (black ticks)."""
+
+    def setup(self, ax, total_steps):
+        super().setup(ax, total_steps)
+        ax.set_title(f"after “{self.context}” (| = float model)", fontsize=TITLE_SIZE)
+
+    def update(self, snap, history):
+        first = not hasattr(self, "ticks")
+        if first:
+            ref = snap.info["reference"][self.context]
+            self.ticks = self.ax.plot([ref[w] for w in self.words], range(len(self.words)), "|", color="black",
+                                      ms=14, mew=2)  # the float model's answer, drawn once into the background
+        super().update(snap, history)
+        return first
+
+    def describe(self, snap):
+        ref = snap.info["reference"][self.context]
+        top = max(ref, key=ref.get)
+        return super().describe(snap) + f" The float model gives {top} {ref[top]:.0%}."
+
+
+def quantization_lab() -> Lab:
+    return Lab(
+        name="ch06-quantization",
+        title="Fewer bits per weight: quantize the tiny model (step 0), then train it quantized",
+        controls=[
+            Slider("bits", "bits per weight", 2, 8, 2, integer=True, twin=(2, 3, 4, 8)),
+            Choice("granularity", "one scale per", ("tensor", "channel", "group"), "tensor"),
+            Choice("scheme", "scheme", ("symmetric", "affine"), "symmetric", twin=("symmetric",)),
+        ],
+        run=quantization_run,
+        views=[lambda: GridHistogramView(),
+               lambda: ErrorBitsView(),
+               lambda: LossView(("val_loss", "fp32_val_loss"), title="validation loss", ylabel="cross-entropy"),
+               lambda: ReferencePredictionsView(CONTEXT, data.likely_next_words(CONTEXT))],
+        # every=2: a live frame trains two QAT steps (the 16.7 ms frame budget); twin frames at steps 0, 36, 72, 108
+        steps=108, every=2, twin_frames=4, figsize=(11, 2.6),
+    )
+
+
+LABS = [quantization_lab]
+
+
+# ---- the chapter's static figures (drawn once, not per frame) ----------------------------------------------------------
+FIELD_COLORS = {"sign": PALETTE[5], "exponent": PALETTE[0], "mantissa": PALETTE[2], "magnitude": PALETTE[1]}
+
+
+def draw_formats(ax, names=Q.FORMATS) -> None:
+    """One row of boxes per number format: sign, exponent and mantissa bits (integers: sign and magnitude)."""
+    for row, name in enumerate(names):
+        fmt = Q.number_format(name)
+        fields = [("sign", 1)] + ([("exponent", fmt.exponent_bits), ("mantissa", fmt.mantissa_bits)]
+                                  if fmt.kind == "float" else [("magnitude", fmt.mantissa_bits)])
+        start = 0
+        for field, width in fields:
+            ax.barh(row, width, left=start, height=0.7, color=FIELD_COLORS[field], edgecolor="white", lw=0.5)
+            if width >= 3:
+                ax.text(start + width / 2, row, f"{field} {width}", ha="center", va="center", fontsize=7, color="white")
+            start += width
+        ax.text(start + 0.4, row, f"{fmt.bits} bits", va="center", fontsize=LABEL_SIZE)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 36)
+    ax.set_xlabel("bits (most significant first)")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def draw_grid_histogram(ax, w, levels, title: str, span: float | None = None, bins: int = 80) -> None:
+    """A weight histogram with the quantization grid's levels as vertical lines."""
+    w = np.asarray(w).ravel()
+    span = span or 1.1 * float(np.abs(w).max())
+    ax.hist(np.clip(w, -span, span), bins=np.linspace(-span, span, bins + 1), color="#999999")
+    for level in np.asarray(levels):
+        if -span <= level <= span:
+            ax.axvline(level, color=PALETTE[1], lw=1.0, alpha=0.8)
+    ax.set_xlim(-span, span)
+    ax.set_title(title, fontsize=TITLE_SIZE)
+    ax.set_xlabel("weight value")
+
+
+def speed_verdict(ratio: float) -> str:
+    """'2.1× faster than fp32', '1.4× slower than fp32' or 'about as fast as fp32' (ratio = fp32 time / new time)."""
+    if ratio >= 1.1:
+        return f"{ratio:.1f}× faster than fp32"
+    if ratio <= 1 / 1.1:
+        return f"{1 / ratio:.1f}× slower than fp32"
+    return "about as fast as fp32"

@@ -1,0 +1,277 @@
+"""Chapter 7's code: the cached sweep of every size on every data size, its lab and its figures.
+
+The sweep (7 sizes x 4 data sizes, about 170x in parameters) is trained once per
+session and cached here; the lab trains the size and data you pick with exactly
+the sweep's recipe, so its curves land on the sweep's when the settings match.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from knobs import data, scale, stacked, sweep as sweeps
+from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, style_axes
+from knobs.lab import Choice, Lab
+from knobs.lab.views import View
+from knobs.runtime import one_thread, static_mode
+from knobs.train import Snapshot
+
+# The recipe every model of the chapter is trained with (the sweep, the lab, the shape comparison).
+STEPS = 200  # Adam steps, the learning rate decaying linearly to zero
+BATCH = 96  # pairs per step: every model processes STEPS x BATCH = 19,200 pairs, whatever its data size
+LR = 0.01
+RECORD_EVERY = 25  # the sweep records its learning curves this often (the twin's frames fall on these steps)
+
+SHAPES = {hidden: {"embed_dim": d, "hidden": hidden, "layers": 1} for d, hidden in sweeps.SWEEP_SHAPES}
+DATA_COLORS = {"1/16 farm": PALETTE[5], "1/4 farm": PALETTE[1], "1 farm": PALETTE[0], "8 farms": PALETTE[2]}
+
+_cache: dict = {}
+
+
+def scale_data() -> sweeps.ScaleData:
+    """The chapter's data (context of 4 words, nested prefixes of farm_more.txt), built once per session."""
+    if "data" not in _cache:
+        _cache["data"] = sweeps.make_scale_data(context=4)
+    return _cache["data"]
+
+
+def scale_sweep(progress: bool | None = None) -> sweeps.SweepResult:
+    """Every sweep size trained on every data size: computed once per session (a few seconds), then cached.
+
+    The progress bar shows in Jupyter; not in the built book, where a bar would be frozen text.
+    """
+    if "sweep" not in _cache:
+        _cache["sweep"] = sweeps.capacity_sweep(scale_data(), sweeps.SWEEP_SHAPES, steps=STEPS, lr=LR,
+                                               batch_size=BATCH, every=RECORD_EVERY, progress=progress)
+    return _cache["sweep"]
+
+
+def entropy_floor() -> float:
+    """The lowest loss any 4-word-context model can reach on the farm language (counted from all 36k words)."""
+    return scale.conditional_entropy(data.load_corpus("farm_more").tokens, scale_data().context)
+
+
+def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> sweeps.SweepResult:
+    """Five shapes with (nearly) the same parameter count, trained on 8 farms with the sweep's recipe."""
+    key = ("shapes", budget_shape)
+    if key not in _cache:
+        d = scale_data()
+        V, c = len(d.vocab), d.context
+        budget = scale.lm_parameter_count(V, c, **SHAPES[budget_shape])
+        shapes = [SHAPES[budget_shape]]
+        for embed_dim, layers in ((2, 1), (32, 1), (0, 1), (16, 4)):
+            shapes.append({"embed_dim": embed_dim, "layers": layers,
+                           "hidden": scale.width_for_budget(budget, V, c, embed_dim, layers)})
+        _cache[key] = sweeps.capacity_sweep(d, shapes, {"8 farms": d.sizes["8 farms"]}, steps=STEPS, lr=LR,
+                                           batch_size=BATCH, every=RECORD_EVERY, progress=progress)
+    return _cache[key]
+
+
+# ---- the lab -------------------------------------------------------------------------------
+
+def chosen_run(values, steps, every):
+    """Train the chosen size on the chosen data with the sweep's recipe, one snapshot every `every` steps.
+
+    While the book is built (static twin), the same run is replayed from the sweep instead of trained
+    again: it is the same run (the tests check that the live one lands on the sweep's numbers), and
+    replaying keeps the twin's 20 settings from costing 20 more training runs.
+    """
+    d, sweep = scale_data(), scale_sweep(progress=False)
+    shape = SHAPES[values["hidden"]]
+    s, k = sweep.shapes.index(shape), sweep.size_index(values["data"])
+    info = {"data": values["data"], "n_params": int(sweep.n_params[s])}
+    if static_mode() and steps == sweep.steps[-1]:
+        for t, step in enumerate(sweep.steps):
+            yield Snapshot(int(step), {}, {"train_loss": float(sweep.train[s, k, t]),
+                                           "val_loss": float(sweep.val[s, k, t])}, dict(info))
+        return
+    model = scale.make_lm(len(d.vocab), seed=0, context=d.context, **shape)
+    stack = stacked.StackedLM([model])
+    run = stacked.train_stacked(stack, d.X, d.y, [d.sizes[values["data"]]], d.X_val, d.y_val, steps=steps, lr=LR,
+                              batch_size=BATCH, every=every)
+    with one_thread():  # for the whole run (switching per frame would cost more than a frame)
+        for step, train_loss, val_loss in run:
+            yield Snapshot(step, {}, {"train_loss": float(train_loss[0]), "val_loss": float(val_loss[0])},
+                           dict(info))
+
+
+class SweepCurvesView(View):
+    """Validation loss against step: the sweep's runs on this data in grey, the chosen run in colour."""
+
+    title = "learning curves (grey: every size of the sweep)"
+
+    def setup(self, ax, total_steps):
+        self.ax, self.sweep, self.drawn = ax, scale_sweep(progress=False), False
+        style_axes(ax, self.title)
+        ax.set_xlim(0, total_steps)
+        ax.set_yscale("log")
+        ax.set_ylim(0.25, 3.6)
+        ax.set_yticks([0.3, 0.5, 0.7, 1, 2, 3], ["0.3", "0.5", "0.7", "1", "2", "3"])
+        ax.minorticks_off()
+        ax.set_xlabel("step", fontsize=LABEL_SIZE)
+        ax.set_ylabel("loss (nats per word)", fontsize=LABEL_SIZE)
+        self.val_line = self._keep(ax.plot([], [], color=PALETTE[0], lw=2, label="validation (chosen)")[0])
+        self.train_line = self._keep(ax.plot([], [], color=PALETTE[0], lw=1.2, ls="--", label="training (chosen)")[0])
+        ax.legend(fontsize=LEGEND_SIZE, loc="upper right")
+
+    def update(self, snap, history):
+        if not self.drawn:  # the sweep's curves for this data size: drawn once, part of the background
+            k = self.sweep.size_index(snap.info["data"])
+            color = DATA_COLORS.get(snap.info["data"], PALETTE[7])
+            for s in range(len(self.sweep.shapes)):
+                self.ax.plot(self.sweep.steps, self.sweep.val[s, k], color="#999999", lw=0.8, zorder=1)
+            for line in (self.val_line, self.train_line):
+                line.set_color(color)
+            self.ax.legend(fontsize=LEGEND_SIZE, loc="upper right")  # again, so its swatches take the new colour
+            self.drawn = True
+        self.val_line.set_data(history.steps, history.metrics["val_loss"])
+        self.train_line.set_data(history.steps[1:], history.metrics["train_loss"][1:])
+        return len(history.steps) == 1
+
+    def describe(self, snap):
+        k = self.sweep.size_index(snap.info["data"])
+        best = int(np.argmin(self.sweep.final_val[:, k]))
+        return (f"Learning curves on {snap.info['data']} of data: the chosen model ({snap.info['n_params']:,} "
+                f"parameters) has validation loss {snap.metrics['val_loss']:.3f} and training loss "
+                f"{snap.metrics['train_loss']:.3f} at step {snap.step}. Among the sweep's sizes, the lowest final "
+                f"validation loss on this data is {self.sweep.final_val[best, k]:.3f}, "
+                f"with {self.sweep.n_params[best]:,} parameters.")
+
+
+class CapacityView(View):
+    """Final loss against parameter count (log-log) for the chosen data size; the chosen model as a dot."""
+
+    title = "loss after training vs parameters"
+
+    def setup(self, ax, total_steps):
+        self.ax, self.sweep, self.drawn = ax, scale_sweep(progress=False), False
+        style_axes(ax, self.title)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(self.sweep.n_params.min() / 1.6, self.sweep.n_params.max() * 1.6)
+        ax.set_ylim(0.25, 3.6)
+        ax.set_yticks([0.3, 0.5, 0.7, 1, 2, 3], ["0.3", "0.5", "0.7", "1", "2", "3"])
+        ax.minorticks_off()
+        ax.set_xlabel("parameters", fontsize=LABEL_SIZE)
+        floor = entropy_floor()
+        ax.axhline(floor, color="#555555", lw=0.8, ls=":")
+        ax.annotate(f"best possible ≈ {floor:.2f}", (ax.get_xlim()[0], floor), fontsize=6, color="#555555",
+                    xytext=(3, -8), textcoords="offset points")
+        self.val_dot = self._keep(ax.plot([], [], "o", ms=9, color=PALETTE[0], mec="black", zorder=5)[0])
+        self.train_dot = self._keep(ax.plot([], [], "o", ms=7, mfc="white", color=PALETTE[0], zorder=5)[0])
+
+    def update(self, snap, history):
+        if not self.drawn:
+            k = self.sweep.size_index(snap.info["data"])
+            color = DATA_COLORS.get(snap.info["data"], PALETTE[7])
+            for other in range(len(self.sweep.sizes)):
+                if other != k:
+                    self.ax.plot(self.sweep.n_params, self.sweep.final_val[:, other], color="#cccccc", lw=0.8)
+            self.ax.plot(self.sweep.n_params, self.sweep.final_val[:, k], "-o", color=color, ms=3, lw=1.5,
+                         label=f"validation, {snap.info['data']}")
+            self.ax.plot(self.sweep.n_params, self.sweep.final_train[:, k], "--", color=color, lw=1,
+                         label="training")
+            self.ax.legend(fontsize=LEGEND_SIZE, loc="upper right")
+            self.val_dot.set_color(color)
+            self.train_dot.set_color(color)
+            self.val_dot.set_markeredgecolor("black")
+            self.drawn = True
+        n = snap.info["n_params"]
+        self.val_dot.set_data([n], [snap.metrics["val_loss"]])
+        self.train_dot.set_data([n], [snap.metrics["train_loss"]])
+        return len(history.steps) == 1
+
+    def describe(self, snap):
+        k = self.sweep.size_index(snap.info["data"])
+        vals = self.sweep.final_val[:, k]
+        return (f"Loss against parameters on log-log axes for {snap.info['data']}: the sweep's final validation "
+                f"losses run from {vals[0]:.2f} ({self.sweep.n_params[0]:,} parameters) to {vals[-1]:.2f} "
+                f"({self.sweep.n_params[-1]:,}), lowest {vals.min():.2f}; the chosen model's dot sits at "
+                f"{snap.metrics['val_loss']:.2f}.")
+
+
+def scale_lab() -> Lab:
+    return Lab(
+        name="ch07-scale",
+        title="Pick a size, pick the data",
+        controls=[
+            Choice("hidden", "hidden width", tuple(SHAPES), 32, twin=(4, 16, 32, 64, 256)),
+            Choice("data", "training data", tuple(scale_data().sizes), "1 farm"),
+        ],
+        run=chosen_run,
+        views=[SweepCurvesView, CapacityView],
+        steps=STEPS, every=4, twin_frames=3, figsize=(10, 3.2),
+    )
+
+
+LABS = [scale_lab]
+
+
+# ---- the chapter's figures -------------------------------------------------------------------
+
+def plot_capacity(sweep: sweeps.SweepResult, floor: float):
+    """Validation and training loss after training against parameters, one line per data size (log-log)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for k, size in enumerate(sweep.sizes):
+        color = DATA_COLORS.get(size, PALETTE[7])
+        best = sweep.best(size)
+        axes[0].plot(sweep.n_params, sweep.final_val[:, k], "-o", ms=3.5, color=color, label=f"{size} "
+                     f"({sweep.sizes[size]:,} pairs)")
+        axes[0].plot(sweep.n_params[best], sweep.final_val[best, k], "*", ms=14, color=color, mec="black")
+        axes[1].plot(sweep.n_params, sweep.final_train[:, k], "-o", ms=3.5, color=color)
+    for ax, title in zip(axes, ("validation loss (new sentences)", "training loss (the sentences it trained on)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.axhline(floor, color="#555555", lw=0.8, ls=":")
+        ax.set_yticks([0.3, 0.5, 0.7, 1, 1.5, 2], ["0.3", "0.5", "0.7", "1", "1.5", "2"])
+        ax.minorticks_off()
+        ax.set_xlabel("parameters")
+        ax.set_title(title, fontsize=10)
+    axes[0].set_ylabel("loss after training (nats per word)")
+    axes[0].legend(fontsize=8, title="training data", title_fontsize=LABEL_SIZE)
+    axes[1].annotate(f"best possible ≈ {floor:.2f}", (sweep.n_params[0], floor), xytext=(0, 4),
+                     textcoords="offset points", fontsize=8, color="#555555")
+    fig.tight_layout()
+    return fig
+
+
+def plot_shapes(result: sweeps.SweepResult, floor: float):
+    """Final validation loss of same-sized models of different shapes, as horizontal bars."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 2.6))
+    order = np.argsort(result.final_val[:, 0])
+    labels = [f"{result.labels[i]}  ({result.n_params[i]:,})" for i in order]
+    ax.barh(range(len(order)), result.final_val[order, 0], color=PALETTE[0])
+    ax.set_yticks(range(len(order)), labels, fontsize=LABEL_SIZE)
+    ax.invert_yaxis()
+    ax.axvline(floor, color="#555555", lw=0.8, ls=":")
+    ax.set_xlim(floor - 0.1, result.final_val.max() + 0.05)
+    ax.set_xlabel(f"validation loss after training on {list(result.sizes)[0]} (lower is better)")
+    for y, i in enumerate(order):
+        ax.text(result.final_val[i, 0] + 0.005, y, f"{result.final_val[i, 0]:.3f}", va="center", fontsize=LABEL_SIZE)
+    fig.tight_layout()
+    return fig
+
+
+def plot_compute(sweep: sweeps.SweepResult, size: str = "8 farms"):
+    """Validation loss against training compute (6 N x pairs processed so far), one curve per size."""
+    import matplotlib.pyplot as plt
+
+    k = sweep.size_index(size)
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    colors = plt.get_cmap("viridis")(np.linspace(0.9, 0.0, len(sweep.shapes)))  # small: yellow-green, big: purple
+    for s in range(len(sweep.shapes)):
+        flops = 6.0 * sweep.n_params[s] * sweep.steps[1:] * sweep.batch_size
+        ax.plot(flops, sweep.val[s, k, 1:], color=colors[s], lw=1.8, label=f"{sweep.n_params[s]:,}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_yticks([0.7, 1, 1.5, 2, 3], ["0.7", "1", "1.5", "2", "3"])
+    ax.minorticks_off()
+    ax.set_xlabel("training compute so far: 6 × parameters × pairs processed (FLOPs)")
+    ax.set_ylabel("validation loss")
+    ax.set_title(f"{size}: which size is best for a given compute budget?", fontsize=10)
+    ax.legend(title="parameters", fontsize=7, title_fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

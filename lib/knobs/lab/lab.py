@@ -1,0 +1,218 @@
+"""The lab pattern: declare controls + run + views once, get a live lab and a static twin.
+
+    lab = Lab("ch01-hyper", "Turn the hyperparameters", controls=[...], run=run, views=[...], steps=300, every=10)
+    lab.show()   # live ipywidgets lab in Jupyter; static twin when the book is built
+
+`run(values, steps, every)` is a generator of Snapshots (see knobs.train). A control named
+"steps" sets the run's length (a learner's knob; the twin needs exactly one value of it).
+The live face trains in chunks of `every` steps on a background thread, so
+Pause answers between chunks; the twin face precomputes frames over each
+control's `twin` values at build time and plays them with a small JS player.
+Training code never imports ipywidgets; this module is the only glue.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from knobs.lab.render import Renderer
+from knobs.lab.views import History
+from knobs.runtime import static_mode
+
+
+@dataclass
+class Slider:
+    """A number knob between `min` and `max` (log scale for rates)."""
+
+    name: str
+    label: str
+    min: float
+    max: float
+    default: float
+    log: bool = False
+    integer: bool = False
+    twin: tuple = ()  # the values the static twin precomputes (default: min, default, max)
+    fmt: str = "{:g}"
+
+    def __post_init__(self):
+        if not self.min < self.max or not self.min <= self.default <= self.max:
+            raise ValueError(f"control {self.name}: need min < max and min <= default <= max")
+        if self.log and self.min <= 0:
+            raise ValueError(f"control {self.name}: a log-scale slider needs min > 0")
+        self.twin = tuple(self.twin) or (self.min, self.default, self.max)
+        for v in self.twin:
+            self.validate(v)
+
+    def validate(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{self.label} must be a number between {self.min:g} and {self.max:g}, got {value!r}")
+        if not self.min <= value <= self.max:
+            raise ValueError(f"{self.label} must be between {self.min:g} and {self.max:g}, got {value:g}")
+        return int(round(value)) if self.integer else float(value)
+
+    def widget(self):
+        import ipywidgets as w
+
+        common = dict(description=self.label, value=self.default, continuous_update=False,
+                      style={"description_width": "initial"})
+        if self.log:
+            return w.FloatLogSlider(base=10, min=math.log10(self.min), max=math.log10(self.max), step=0.1, **common)
+        if self.integer:
+            return w.IntSlider(min=int(self.min), max=int(self.max), **common)
+        return w.FloatSlider(min=self.min, max=self.max, step=(self.max - self.min) / 100, **common)
+
+
+@dataclass
+class Choice:
+    """A knob with named options (optimizer, penalty kind, ...)."""
+
+    name: str
+    label: str
+    options: tuple
+    default: str = None
+    twin: tuple = ()
+    fmt: str = "{}"
+
+    def __post_init__(self):
+        self.options = tuple(self.options)
+        self.default = self.options[0] if self.default is None else self.default
+        self.validate(self.default)
+        self.twin = tuple(self.twin) or self.options
+
+    def validate(self, value):
+        if value not in self.options:
+            raise ValueError(f"{self.label} must be one of {', '.join(map(str, self.options))}; got {value!r}")
+        return value
+
+    def widget(self):
+        import ipywidgets as w
+
+        return w.Dropdown(description=self.label, options=self.options, value=self.default,
+                          style={"description_width": "initial"})
+
+
+DIVERGED = "Diverged at step {step}: the loss became {loss}. Lower the learning rate and press Reset."
+
+
+@dataclass
+class Lab:
+    name: str  # unique id, e.g. "ch01-hyperparameters" (used by the benchmark and the twin's HTML)
+    title: str
+    controls: list
+    run: callable  # run(values, steps, every) -> iterator of Snapshots
+    views: list  # zero-argument callables returning fresh View objects
+    steps: int = 300
+    every: int = 10  # training steps per live frame
+    twin_frames: int = 7  # frames per control setting in the static twin
+    figsize: tuple | None = None
+    fps: float = 30.0  # live redraws per second, at most
+    status: str = field(default="", init=False)
+
+    # ---- the engine both faces share -------------------------------------------------
+    def defaults(self) -> dict:
+        return {c.name: c.default for c in self.controls}
+
+    def validated(self, values: dict | None) -> dict:
+        values = {**self.defaults(), **(values or {})}
+        unknown = set(values) - {c.name for c in self.controls}
+        if unknown:
+            raise ValueError(f"unknown control(s) {sorted(unknown)}; this lab has {[c.name for c in self.controls]}")
+        return {c.name: c.validate(values[c.name]) for c in self.controls}
+
+    def reset(self, values: dict | None = None, every: int | None = None) -> None:
+        """Start a fresh run with these control values and draw its step-0 frame."""
+        self.values = self.validated(values)
+        if "steps" in self.values:  # a "steps" knob sets the run's length
+            self.steps = int(self.values["steps"])
+        self.renderer = Renderer([make() for make in self.views], self.steps, self.figsize)
+        self.history, self.snapshot, self.finished, self.status = History(), None, False, ""
+        self._run = self.run(dict(self.values), steps=self.steps, every=every or self.every)
+        self.advance()
+
+    def advance(self, draw: bool = True) -> bool:
+        """Train one chunk and redraw; False once the run has ended (done, diverged or failed)."""
+        if self.finished:
+            return False
+        try:
+            snap = next(self._run)
+        except StopIteration:
+            self.finished = True
+            return False
+        except (ValueError, RuntimeError, FloatingPointError) as error:  # shown in the lab, not as a traceback
+            self.finished, self.status = True, f"This run stopped: {error}"
+            return False
+        self.snapshot = snap
+        self.history.add(snap)
+        if snap.diverged:
+            loss = snap.metrics.get("train_loss", float("nan"))
+            self.finished, self.status = True, DIVERGED.format(step=snap.step, loss=loss)
+        if draw:
+            self.redraw()
+        return not self.finished
+
+    def redraw(self) -> None:
+        self.renderer.draw(self.snapshot, self.history, alert=self.status.split(":")[0] if self.status else "")
+
+    def describe(self) -> str:
+        """Alt text of the current frame: the settings, the step and what each view shows."""
+        settings = ", ".join(f"{c.label} {c.fmt.format(self.values[c.name])}" for c in self.controls)
+        views = " ".join(v.describe(self.snapshot) for v in self.renderer.views)
+        return f"{self.title}. {settings}. Step {self.snapshot.step} of {self.steps}. {views} {self.status}".strip()
+
+    def frame(self, fmt: str = "jpeg") -> bytes:
+        return self.renderer.encode(fmt)
+
+    def twin_steps(self) -> list[int]:
+        """The steps at which the static twin keeps a frame: evenly spaced from 0 to the end of the run."""
+        steps = self.steps
+        control = next((c for c in self.controls if c.name == "steps"), None)
+        if control is not None:
+            if len(control.twin) != 1:
+                raise ValueError(f"{self.name}: the twin needs exactly one value of the 'steps' control "
+                                 f"(its frames share one time axis), got {control.twin}")
+            steps = int(control.twin[0])
+        return frame_steps(steps, self.twin_frames)
+
+    # ---- the two faces ------------------------------------------------------------
+    def live(self):
+        """The ipywidgets face (Jupyter, Binder, Colab)."""
+        from knobs.lab.live import LiveLab
+
+        return LiveLab(self)
+
+    def twin_html(self, progress: bool = True) -> str:
+        """The static face: frames over the twin grid, played by a self-contained JS player."""
+        from knobs.lab.twin import build_twin_html
+
+        return build_twin_html(self, progress=progress)
+
+    def show(self):
+        """Display the live lab, or its static twin while the book is built."""
+        from IPython.display import HTML, display
+
+        if static_mode():  # no progress bar: it would leave widget state (a dead control) in the page
+            display(HTML(self.twin_html(progress=False)))
+        else:
+            display(self.live().widget)
+
+
+def frame_steps(steps: int, n_frames: int) -> list[int]:
+    """Evenly spaced steps 0 .. steps (both included) where a twin keeps a frame."""
+    if n_frames < 2:
+        raise ValueError(f"twin_frames must be at least 2, got {n_frames}")
+    return sorted({round(i * steps / (n_frames - 1)) for i in range(n_frames)})
+
+
+def time_frames(lab: Lab, n: int = 30, values: dict | None = None) -> list[float]:
+    """Milliseconds per live frame (train a chunk + redraw + encode), for the benchmark."""
+    lab.reset(values)
+    times = []
+    while len(times) < n:
+        if lab.finished:
+            lab.reset(values)
+        start = time.perf_counter()
+        lab.advance()
+        lab.frame("jpeg")
+        times.append((time.perf_counter() - start) * 1e3)
+    return times

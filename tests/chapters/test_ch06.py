@@ -1,0 +1,106 @@
+"""Chapter 6's lab (live face and twin grid), exercises, quiz and built page."""
+import json
+import re
+
+import pytest
+
+from knobs import train
+from knobs.chapters import ch06
+from knobs.exercises import check, quiz
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return ch06.quantization_lab()
+
+
+def test_twin_stays_within_the_frame_budget(lab):
+    settings = 1
+    for control in lab.controls:
+        settings *= len(control.twin)
+    assert settings * lab.twin_frames <= 60
+
+
+def test_step_zero_is_post_training_quantization_and_training_lowers_the_loss(lab, farm):
+    from knobs import quantize as Q
+
+    vocab, X, y, X_val, y_val = farm
+    lab.reset({"bits": 2, "granularity": "tensor"})
+    start = lab.snapshot.metrics["val_loss"]
+    ptq = train.evaluate(Q.quantize_model(train.trained_tiny_lm(), 2, granularity="tensor"), X_val, y_val)
+    assert start == pytest.approx(ptq, abs=1e-5)
+    assert len(lab.snapshot.info["grid"]) == 3  # 2-bit symmetric: -s, 0, +s
+    for _ in range(25):
+        lab.advance(draw=False)
+    assert lab.snapshot.metrics["val_loss"] < start - 0.5
+    assert "3 distinct values" in lab.describe()
+
+
+def test_more_bits_and_finer_scales_mean_less_error(lab):
+    curves = ch06.error_curves("symmetric")
+    for g, errors in curves.items():
+        assert all(a > b for a, b in zip(errors, errors[1:])), g
+    assert all(curves["tensor"][i] >= curves["channel"][i] >= curves["group"][i] * 0.999 for i in range(len(ch06.BITS)))
+
+
+def test_live_knobs_restart_the_run_and_bad_values_give_a_message(lab):
+    live = lab.live()
+    live.controls["bits"].value = 8
+    assert live.lab.values["bits"] == 8 and live.lab.snapshot.step == 0
+    live.controls["scheme"].value = "affine"
+    assert live.lab.values["scheme"] == "affine" and "8-bit" in live.lab.describe()
+    with pytest.raises(ValueError, match="between 2 and 8"):
+        lab.reset({"bits": 1})
+
+
+def test_exercises_accept_right_answers_and_hint_on_common_mistakes():
+    assert check("ch06.memory", 13e9 * (4 + 16 / 128) / 8).ok
+    forgot_scales = check("ch06.memory", 13e9 * 4 / 8)
+    assert not forgot_scales.ok and "scale" in forgot_scales.message
+    assert check("ch06.codes", {"scale": 0.2, "codes": [3, -2, 0, -7, 5]}).ok
+    assert "-8 to 7" in check("ch06.codes", {"scale": 1.4 / 8, "codes": [4, -2, 0, -8, 5]}).message
+    assert "round" in check("ch06.codes", {"scale": 0.2, "codes": [3, -1, 0, -7, 4]}).message
+    assert not check("ch06.clip", 1.0).ok and not check("ch06.clip", 0.1).ok
+    assert "could not be checked" in check("ch06.clip", 2).message
+    for exercise_id, answer in (("ch06.memory", 6e9), ("ch06.clip", 0.3)):
+        assert "6703125000" not in check(exercise_id, answer).message  # hints never give the answer
+
+
+def test_quiz_has_questions_with_one_marked_answer_each():
+    questions = quiz.load_questions("ch06")
+    assert 3 <= len(questions) <= 5
+    for q in questions:
+        assert sum(bool(a.get("correct")) for a in q["answers"]) == 1, q["question"]
+
+
+@pytest.mark.html
+def test_built_page_has_the_twin_figures_alt_text_and_no_errors(built_html):
+    page = built_html / "notebooks" / "06_quantization.html"
+    lab_frames = ch06.quantization_lab().twin_frames
+    html = page.read_text()
+    assert html.count('class="knobs-twin"') == 1 and "Traceback" not in html
+    data = json.loads(re.search(r'class="knobs-twin-data">(.*?)</script>', html, re.S).group(1))
+    assert len(data["frames"]) == 12 and all(len(f) == lab_frames for f in data["frames"].values())
+    assert all(alt for f in data["frames"].values() for _, alt in f)
+    assert len(re.findall(r'class="knobs-figure"', html)) >= 4
+    assert all(re.search(r'alt="[^"]{20,}"', img) for img in re.findall(r'<img[^>]*knobs-figure[^>]*>', html))
+    assert page.stat().st_size <= 2 * 1024 ** 2
+
+
+@pytest.mark.html
+@pytest.mark.browser
+def test_twin_knobs_change_the_frame_in_a_real_browser(built_html, chromium):
+    page = chromium.new_page()  # the suite's one Playwright session (tests/conftest.py)
+    try:
+        page.goto((built_html / "notebooks" / "06_quantization.html").as_uri())
+        twin = page.locator(".knobs-twin")
+        image = twin.locator("img.knobs-twin-frame")
+        assert "bits per weight 2, one scale per tensor" in image.get_attribute("alt")
+        twin.locator("input[type=range]").first.focus()
+        page.keyboard.press("ArrowRight")  # keyboard operable: 2 -> 3 bits
+        assert "bits per weight 3" in image.get_attribute("alt")
+        twin.locator("select").select_option("channel")
+        alt = image.get_attribute("alt")
+        assert "one scale per channel" in alt and "Step 0 of" in alt
+    finally:
+        page.close()

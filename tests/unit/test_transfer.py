@@ -1,0 +1,84 @@
+"""knobs.transfer: fine-tuning strategies train what they say; fine-tuning measures every tensor's change."""
+import io
+import pickle
+
+import pytest
+import torch
+
+from knobs import models, train, transfer
+from knobs.lora import lora_parameter_count
+
+
+def test_strategies_train_what_they_say():
+    counts = {s: transfer.trainable_count(transfer.prepare(s, rank=2)) for s in transfer.STRATEGIES}
+    lm = train.trained_tiny_lm()
+    total = models.count_parameters(lm).total
+    assert counts["full fine-tune"] == counts["from scratch"] == total
+    assert counts["freeze embeddings"] == total - lm.embed.weight.numel()
+    assert counts["output layer only"] == lm.out.weight.numel() + lm.out.bias.numel()
+    c = lm.config
+    assert counts["LoRA"] == lora_parameter_count(2 * c.embed_dim, c.hidden, 2) + lora_parameter_count(c.hidden, c.vocab_size, 2)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        transfer.prepare("everything")
+
+
+def test_fine_tuning_beats_scratch_and_lora_never_writes_pretrained_tensors():
+    scratch = list(transfer.fine_tune("from scratch", steps=150, every=150))[-1]
+    tuned = list(transfer.fine_tune("full fine-tune", steps=150, every=150))[-1]
+    lora = list(transfer.fine_tune("LoRA", steps=150, every=150))[-1]
+    assert tuned.metrics["test_loss"] < scratch.metrics["test_loss"]
+    assert tuned.metrics["old_loss"] > 2 * list(transfer.fine_tune("full fine-tune", steps=1, every=1))[0].metrics["old_loss"]
+    assert lora.info["change"]["embed.weight"] == 0.0 and lora.info["change"]["hidden.bias"] == 0.0
+    assert lora.info["change"]["hidden.weight"] > 0.0
+
+
+def test_style_task_has_no_test_sentence_from_training():
+    task = transfer.make_style_task(12)
+    assert len(task.train_sentences) == 12 and len(task.y_test) > len(task.y_train)
+    with pytest.raises(ValueError, match="n_sentences"):
+        transfer.make_style_task(0)
+
+
+def test_switching_adapters_off_restores_the_pretrained_tensors_exactly():
+    model = transfer.prepare("LoRA", rank=2)
+    with torch.no_grad():
+        model.hidden.B.normal_()
+    on = transfer.effective_tensors(model)["hidden.weight"]
+    model.hidden.enabled = False
+    off = transfer.effective_tensors(model)["hidden.weight"]
+    assert not torch.equal(on, off)
+    assert torch.equal(off, train.trained_tiny_lm().hidden.weight.detach())
+
+
+
+def test_weights_only_load_refuses_code_but_round_trips_tensors():
+    class Payload:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    buffer = io.BytesIO()
+    torch.save({"w": torch.ones(2), "x": Payload()}, buffer)
+    buffer.seek(0)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(buffer, weights_only=True)
+    model = models.make_tiny_lm(29)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("strategy", ["full fine-tune", "freeze embeddings", "output layer only", "LoRA"])
+def test_fine_tuning_measures_the_change_of_every_tensor_it_trains(strategy):
+    """Regression: the change was measured against views of the parameters, which the optimizer updates in place."""
+    last = train.run_to_end(transfer.fine_tune(strategy, steps=10, every=10))
+    model = transfer.prepare(strategy, rank=4)
+    trained = {"embed.weight": model.embed.weight.requires_grad}
+    for name in ("hidden", "out"):
+        layer = getattr(model, name)
+        lora = hasattr(layer, "A")
+        trained[f"{name}.weight"] = lora or layer.weight.requires_grad
+        trained[f"{name}.bias"] = (not lora) and layer.bias.requires_grad
+    for name, is_trained in trained.items():
+        assert (last.info["change"][name] > 0) == is_trained, (strategy, name, last.info["change"][name])
