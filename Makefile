@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 # The book's models are tiny: one torch thread is as fast on an idle machine and 10x faster on a busy one.
 export OMP_NUM_THREADS := 1
 
-.PHONY: help venv book test test-lib test-notebooks test-html test-browser test-student bench student clean freeze browser npm record
+.PHONY: help venv book test test-unit test-lib test-notebooks test-html test-browser test-student bench student clean freeze browser npm record
 
 help:
 	@echo "make book   build the HTML book into $(BUILD)/html (executes every notebook)"
@@ -43,6 +43,11 @@ book: $(STAMP)
 	  if [ "$$h" != "$$(cat $(BUILD)/.knobs-hash 2>/dev/null)" ]; then rm -rf $(BUILD)/.jupyter_cache $(BUILD)/.doctrees; echo "$$h" > $(BUILD)/.knobs-hash; fi
 	KNOBS_STATIC=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
+# The fast loop: one file per library module.
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+# The library and the chapters' code (no built book, no browser, no kernel).
 test-lib: $(STAMP)
 	$(PY) -m pytest tests -m "not html and not browser and not student" -q
 

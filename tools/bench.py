@@ -6,7 +6,7 @@ Writes _build/bench.json:
       frame = one live frame (train a chunk + blit + encode); naive = the usual `interact`
       callback: retrain from step 0 to a mid-run step, draw a new figure, savefig to PNG
   pages: {path: {bytes}}                        HTML plus every local image it references
-  watch: {overhead_pct}                         knobs.watch's cost on a training loop
+  watch: {overhead_pct}                         knobs.lab.watch's cost on a training loop
   book_build_seconds                            a clean build (no execution cache), into a temp folder
 """
 from __future__ import annotations
@@ -149,7 +149,7 @@ def table(results: dict) -> str:
     lines += ["", f"{'page':<34}{'MB':>10}   budget 2 MB"]
     for name, r in results["pages"].items():
         lines.append(f"{name:<34}{r['bytes'] / 1024 ** 2:>10.2f}   {ok(r['bytes'] <= BUDGETS['page_bytes'])}")
-    lines += ["", f"knobs.watch overhead: {results['watch']['overhead_pct']}% (budget 20%)",
+    lines += ["", f"knobs.lab.watch overhead: {results['watch']['overhead_pct']}% (budget 20%)",
               f"clean book build: {results['book_build_seconds']} s", ""]
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@
 The book's tooling (tools/bookext) sits above all of them and is not part of the package.
 """
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,16 @@ def test_importing_knobs_and_every_chapter_loads_no_book_tooling():
             "'myst_nb', 'bookext'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_readme_layout_names_every_module_and_only_modules_that_exist():
+    readme = (PACKAGE.parents[1] / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```")[1]
+    named = set(re.findall(r"\b(\w+\.(?:py|js))\b", block))
+    files = {p.name for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"} | {p.name for p in PACKAGE.rglob("*.js")}
+    files = {f for f in files if not re.fullmatch(r"ch\d\d\.py", f)}  # chapters/chNN.py and exercises/chNN.py
+    tools = {p.name for p in (PACKAGE.parents[1] / "tools").rglob("*.py") if p.name != "__init__.py"}
+    missing = files - named
+    assert not missing, f"modules the README's layout does not name: {sorted(missing)}"
+    stale = {n for n in named if n not in files | tools and not re.fullmatch(r"ch\w*\.py", n)}
+    assert not stale, f"the README's layout names modules that do not exist: {sorted(stale)}"
