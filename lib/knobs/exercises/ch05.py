@@ -3,7 +3,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from knobs.exercises.checker import exercise
+from knobs.exercises.checker import as_number, exercise
 
 # ---- 1. your own magnitude mask ---------------------------------------------------------------
 
@@ -81,8 +81,7 @@ def breakeven_sparsity(per_value: int, fixed: int) -> float:
 
 @exercise("ch05.breakeven")
 def check_breakeven(answer):
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise TypeError(f"expected a number, got {type(answer).__name__}")
+    answer = as_number(answer, "the sparsity")
     if 1 < answer <= 100:
         return False, "Give the sparsity as a fraction between 0 and 1 (0.5 means half the weights are zero)."
     expected = breakeven_sparsity(12, 8 * (ROWS + 1))

@@ -5,7 +5,7 @@ import torch
 
 from knobs import quantize as Q
 from knobs import train
-from knobs.exercises.checker import direction_hint, exercise, is_close
+from knobs.exercises.checker import as_number, as_whole_number, direction_hint, exercise, is_close
 
 MEMORY = dict(n_parameters=13e9, bits=4, group_size=128, scale_bits=16)
 HAND_W = [0.62, -0.33, 0.05, -1.40, 0.91]
@@ -37,7 +37,7 @@ def check_codes(answer):
     qt = Q.quantize_tensor(w, bits=4, scheme="symmetric", granularity="tensor")
     scale, codes = float(qt.scale), qt.codes.ravel().tolist()
     amax = float(w.abs().max())
-    given = [int(c) for c in answer["codes"]]
+    given = [as_whole_number(c, "each code") for c in answer["codes"]]
     if len(given) != len(codes):
         raise ValueError(f"codes must have {len(codes)} entries, one per weight")
     scale_ok = is_close(answer["scale"], scale, rel=1e-3)
@@ -62,7 +62,8 @@ def clip_errors(W: torch.Tensor, bits: int = 3) -> dict[float, float]:
 
 @exercise("ch06.clip")
 def check_clip(answer):
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not 0 < answer <= 1:
+    answer = as_number(answer, "clip")
+    if not 0 < answer <= 1:
         raise ValueError("clip must be a number in (0, 1]")
     W = train.trained_tiny_lm().hidden.weight.detach()
     errors = clip_errors(W)

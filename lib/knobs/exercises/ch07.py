@@ -1,7 +1,7 @@
 """Chapter 7 exercises: a compute-optimal budget, training vs inference memory, reading the sweep."""
 import math
 
-from knobs.exercises.checker import direction_hint, exercise, is_close
+from knobs.exercises.checker import as_number, direction_hint, exercise, is_close
 from knobs.models import memory_bytes
 from knobs.scale import training_flops, training_memory_bytes
 
@@ -13,11 +13,11 @@ MODEL_SIZE = 7e9  # parameters in exercise 2
 def _numbers(answer: dict, keys: tuple) -> dict:
     if not isinstance(answer, dict) or set(answer) != set(keys):
         raise ValueError(f"give a dict with exactly the keys {list(keys)}")
-    for key in keys:
-        value = answer[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{key} must be a positive number, got {value!r}")
-    return answer
+    numbers = {key: as_number(answer[key], key) for key in keys}
+    for key, value in numbers.items():
+        if value <= 0:
+            raise ValueError(f"{key} must be a positive number, got {value:g}")
+    return numbers
 
 
 @exercise("ch07.budget")
