@@ -9,13 +9,14 @@ export MPLBACKEND := Agg
 # The book's models are tiny: one torch thread is as fast on an idle machine and 10x faster on a busy one.
 export OMP_NUM_THREADS := 1
 
-.PHONY: help venv book test test-unit test-lib test-notebooks test-html test-browser test-student bench student clean freeze browser npm record
+.PHONY: help venv book test test-unit test-lib test-notebooks test-html test-browser test-student test-nbgrader bench student nbgrader clean freeze browser npm record
 
 help:
 	@echo "make book   build the HTML book into $(BUILD)/html (executes every notebook)"
 	@echo "make test   the whole test suite: library, notebooks (nbval), built HTML, browser, JupyterLab"
 	@echo "make bench  runtimes, live-lab frame times and page sizes -> $(BUILD)/bench.json"
 	@echo "make student  the student edition (no solutions) -> $(BUILD)/student/ and $(BUILD)/student.zip"
+	@echo "make nbgrader  an nbgrader course, one assignment per chapter -> $(BUILD)/nbgrader/"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -49,7 +50,7 @@ test-unit: $(STAMP)
 
 # The library and the chapters' code (no built book, no browser, no kernel).
 test-lib: $(STAMP)
-	$(PY) -m pytest tests -m "not html and not browser and not student" -q
+	$(PY) -m pytest tests -m "not html and not browser and not student and not nbgrader" -q
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
@@ -76,6 +77,14 @@ student: $(STAMP)
 # Run each student notebook as a student would: blank, then with the reference solutions filled in.
 test-student: $(STAMP)
 	$(PY) -m pytest tests -m student -q
+
+# The nbgrader course: source/chNN/chNN.ipynb per chapter, nbgrader_config.py, points.md (tools/nbgrader_course.py).
+nbgrader: $(STAMP)
+	$(PY) tools/nbgrader_course.py --out $(BUILD)/nbgrader
+
+# The course through the real nbgrader CLI in a temporary folder: generate_assignment, autograde, export.
+test-nbgrader: $(STAMP)
+	$(PY) -m pytest tests -m nbgrader -q
 
 # Store the outputs of the cells marked # NBVAL_CHECK_OUTPUT (what nbval compares against); NB=... for one notebook.
 NB ?= notebooks/[0-9]*.ipynb
