@@ -43,8 +43,11 @@ def test_student_edition_drops_every_solution_line_and_keeps_the_rest(path):
     text = "\n".join(c.source for c in student.cells)
     assert all(cell.source.strip() not in text for cell in solutions)
     assert not any(teacher.is_solution(c) for c in student.cells)
+    # the folded answers of open exercises go too, and the words "Solution" box with them
+    boxes = [m.group(0) for c in full.cells if c.cell_type == "markdown" for m in teacher.SOLUTION_BOX.finditer(c.source)]
+    assert all(box not in text for box in boxes) and ":::{admonition} Solution" not in text
     # everything else stays, in order: exercises with their checks, labs, quizzes, prose
-    kept = [c.source for c in full.cells if not teacher.is_solution(c)]
+    kept = [teacher.SOLUTION_BOX.sub("", c.source) for c in full.cells if not teacher.is_solution(c)]
     assert [c.source for c in student.cells if "student-edition" not in c.metadata.get("tags", [])] == kept
     assert any(teacher.check_calls(c.source) for c in student.cells)
     assert all(c.outputs == [] for c in student.cells if c.cell_type == "code")
@@ -59,6 +62,13 @@ def test_leak_detection_can_fail():
     untagged = copy.deepcopy(full)
     untagged.cells[1].metadata["tags"] = ["hide-input"]  # a solution someone forgot to tag
     assert teacher.leaked_solution_lines(full, teacher.student_notebook(untagged)) == ["answer = 6 * 7"]
+
+
+def test_open_exercise_answers_in_solution_boxes_are_dropped_and_the_rest_of_the_cell_kept():
+    prose = ("**Exercise 9.** Why?\n\n:::{admonition} Solution\n:class: dropdown\nBecause.\n:::\n\n## Quick quiz")
+    student = teacher.student_notebook(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(prose)]))
+    text = next(c.source for c in student.cells if "student-edition" not in c.metadata.get("tags", []))
+    assert "Because" not in text and "Solution" not in text and "**Exercise 9.** Why?" in text and "## Quick quiz" in text
 
 
 def test_make_student_writes_every_chapter_and_a_zip(tmp_path, monkeypatch, capsys):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the book's repository (this file is tools/bookext/teacher.py)
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
+SOLUTION_BOX = re.compile(r"^:::\{admonition\} Solution\n.*?^:::\n?", re.S | re.M)  # an open exercise's answer
 SOLUTION_TAG = "solution"
 STUDENT_BANNER = ("**Student edition.** The solutions are not in this notebook. Each exercise ends with a "
                   "`check(...)` call: it tells you whether your answer is right and gives a hint when it is not. "
@@ -198,6 +199,8 @@ def student_notebook(nb):
     for cell in student.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+        else:  # an open exercise's answer is a folded "Solution" box in the prose: it goes too
+            cell.source = SOLUTION_BOX.sub("", cell.source)
         cell.metadata.pop("execution", None)
     title = next((i for i, c in enumerate(student.cells) if c.cell_type == "markdown"
                   and re.search(r"^#\s", c.source, re.M)), 0)
