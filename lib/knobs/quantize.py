@@ -9,13 +9,30 @@ a straight-through gradient for quantization-aware training, and the
 measurements of a real int8 model (bytes on disk, CPU latency).
 
 Every quantizer here is checked against PyTorch's own in tests/test_quantize.py
-(torch.quantize_per_tensor / quantize_per_channel / fake_quantize_*).
+(torch.quantize_per_tensor / quantize_per_channel / fake_quantize_*) and, over
+odd inputs, in tests/unit/test_properties_quantize.py.
+
+Conventions (stated here, checked by the tests):
+- Symmetric codes use the *restricted* range [-(2^(b-1) - 1), 2^(b-1) - 1]: the most
+  negative two's-complement code is never used, so the grid is the same on both
+  sides of zero and clipping (clip < 1) cuts +w and -w alike. (PyTorch's qint8
+  allows -128; its observers and fake_quantize_* take the range as arguments.)
+- Rounding is half to even, as torch.round and PyTorch's quantizers do.
+- The scale is never below float32's eps, as PyTorch's observers clamp it: 1/scale
+  cannot overflow, zero stays zero and codes stay in range even for weights of 1e-38.
+- Codes are computed in float32 (PyTorch's quantized kernels take float32); the
+  fake-quantized tensor comes back in the input's dtype.
+- Non-finite weights: the quantizers (quantize_tensor, fake_quantize,
+  quantize_model) refuse them with a ValueError; the QAT forward pass, which runs
+  inside training, propagates them -- a block holding NaN or inf becomes all NaN,
+  so the training loop sees a NaN loss and reports the run as diverged.
 """
 from __future__ import annotations
 
 import copy
 import io
 import math
+import numbers
 import statistics
 import struct
 import warnings
@@ -28,6 +45,7 @@ SCHEMES = ("symmetric", "affine")
 GRANULARITIES = ("tensor", "channel", "group")
 FORMATS = ("fp32", "fp16", "bf16", "int8", "int4")
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8}
+EPS = torch.finfo(torch.float32).eps  # the smallest scale, as in PyTorch's observers
 
 
 # ---- number formats ---------------------------------------------------------------------------------------------
@@ -80,27 +98,36 @@ def number_format(name: str) -> NumberFormat:
 def bit_fields(value: float, name: str) -> dict[str, str]:
     """The bits that store `value` in format `name`: sign, exponent and mantissa (floats) or two's complement (ints)."""
     fmt = number_format(name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"value must be a real number, got {value!r}")
     if fmt.kind == "int":
-        if value != int(value) or not fmt.smallest <= value <= fmt.largest:
+        if not math.isfinite(value) or value != int(value) or not fmt.smallest <= value <= fmt.largest:
             raise ValueError(f"value must be a whole number between {fmt.smallest:g} and {fmt.largest:g} for {name}, "
                              f"got {value!r}")
         pattern = format(int(value) & (2 ** fmt.bits - 1), f"0{fmt.bits}b")
         return {"sign": pattern[0], "magnitude": pattern[1:]}
-    stored = torch.tensor(value, dtype=TORCH_DTYPES[name])  # rounds to the nearest number the format has
+    stored = torch.tensor(float(value), dtype=TORCH_DTYPES[name])  # the nearest number the format has (or ±inf)
     as_int = {32: torch.int32, 16: torch.int16}[fmt.bits]
     pattern = format(int(stored.view(as_int).item()) & (2 ** fmt.bits - 1), f"0{fmt.bits}b")
     return {"sign": pattern[0], "exponent": pattern[1:1 + fmt.exponent_bits], "mantissa": pattern[1 + fmt.exponent_bits:]}
 
 
 def value_from_fields(fields: dict[str, str], name: str) -> float:
-    """Decode bit fields back to the number (the IEEE 754 rule for normal floats; two's complement for ints)."""
+    """Decode bit fields back to the number: IEEE 754 for floats (all-ones exponent: inf or NaN), two's complement for ints."""
     fmt = number_format(name)
+    lengths = {"sign": 1, "magnitude": fmt.bits - 1} if fmt.kind == "int" else \
+        {"sign": 1, "exponent": fmt.exponent_bits, "mantissa": fmt.mantissa_bits}
+    if not isinstance(fields, dict) or set(fields) != set(lengths) or any(
+            not isinstance(fields[k], str) or len(fields[k]) != n or set(fields[k]) - {"0", "1"} for k, n in lengths.items()):
+        raise ValueError(f"fields must be a dict of bit strings with lengths {lengths} for {name}, got {fields!r}")
     if fmt.kind == "int":
         raw = int(fields["sign"] + fields["magnitude"], 2)
         return float(raw - 2 ** fmt.bits if fields["sign"] == "1" else raw)
     sign = -1.0 if fields["sign"] == "1" else 1.0
     exponent, mantissa = int(fields["exponent"], 2), int(fields["mantissa"], 2)
     bias = 2 ** (fmt.exponent_bits - 1) - 1
+    if exponent == 2 ** fmt.exponent_bits - 1:  # all ones: not a number at all -- infinity, or NaN if any mantissa bit
+        return sign * math.inf if mantissa == 0 else math.nan
     if exponent == 0:  # subnormal: no hidden leading 1
         return sign * mantissa / 2 ** fmt.mantissa_bits * 2.0 ** (1 - bias)
     return sign * (1 + mantissa / 2 ** fmt.mantissa_bits) * 2.0 ** (exponent - bias)
@@ -116,12 +143,14 @@ def _check_options(bits, scheme, granularity, group_size, clip):
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}; got {granularity!r}")
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
         raise ValueError(f"group_size must be a whole number 1 or more, got {group_size!r}")
-    if not isinstance(clip, (int, float)) or not 0 < clip <= 1:
+    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip <= 1:
         raise ValueError(f"clip must be a number in (0, 1], got {clip!r}")
 
 
 def blocks(w: torch.Tensor, granularity: str, group_size: int = 8) -> torch.Tensor:
     """View `w` as (n_blocks, block_size): one row per set of weights that share a scale."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}; got {granularity!r}")
     rows = w.reshape(w.shape[0], -1) if w.dim() > 1 else w.reshape(1, -1)  # (out_channels, inputs)
     if granularity == "tensor":
         return rows.reshape(1, -1)
@@ -133,24 +162,28 @@ def blocks(w: torch.Tensor, granularity: str, group_size: int = 8) -> torch.Tens
 
 
 def quant_range(bits: int, scheme: str) -> tuple[int, int]:
-    """Integer codes used: signed for symmetric (the most negative code is left unused), unsigned for affine."""
+    """Integer codes used: symmetric [-(2^(b-1)-1), 2^(b-1)-1] (restricted: same steps both sides), affine [0, 2^b-1]."""
     if scheme == "symmetric":
-        low, high = int_range(bits, signed=True)
-        return low, high
+        high = int_range(bits, signed=True)[1]
+        return -high, high  # -2^(b-1) left unused: otherwise clipping keeps one more step below zero than above
     return int_range(bits, signed=False)
 
 
 def compute_qparams(w_blocks: torch.Tensor, bits: int, scheme: str = "symmetric", clip: float = 1.0):
-    """Scale and zero-point of each block (row of `w_blocks`), both shaped (n_blocks, 1)."""
+    """Scale and zero-point of each block (row of `w_blocks`), both shaped (n_blocks, 1); as PyTorch's MinMax observers.
+
+    The scale is at least EPS (an all-zero or tiny block would otherwise make 1/scale overflow);
+    NaN or inf in a block gives it a NaN or inf scale, which the callers refuse or propagate.
+    """
     qmin, qmax = quant_range(bits, scheme)
     if scheme == "symmetric":
         amax = w_blocks.abs().amax(dim=1, keepdim=True) * clip
-        scale = torch.where(amax > 0, amax / qmax, torch.ones_like(amax))  # max|w| lands on the top code
+        scale = (amax / qmax).clamp_min(EPS)  # max|w| lands on the top code (clamp_min keeps NaN a NaN)
         return scale, torch.zeros_like(scale, dtype=torch.long)
     low = (w_blocks.amin(dim=1, keepdim=True) * clip).clamp(max=0)  # the range must contain 0, so that a zero
     high = (w_blocks.amax(dim=1, keepdim=True) * clip).clamp(min=0)  # weight (or padding) is stored exactly
-    scale = (high - low) / (qmax - qmin)
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    scale = ((high - low) / (qmax - qmin)).clamp_min(EPS)
+    scale = torch.where(scale.isinf(), math.nan, scale)  # inf would meet a garbage zero-point: make the block NaN
     zero_point = (qmin - torch.round(low / scale)).clamp(qmin, qmax).long()  # the code that stands for 0.0
     return scale, zero_point
 
@@ -169,8 +202,6 @@ def dequantize_codes(q: torch.Tensor, scale, zero_point) -> torch.Tensor:
 def grid_levels(scale, zero_point, bits: int, scheme: str = "symmetric") -> torch.Tensor:
     """The real values one block can take: scale * (q - zero_point) for every code q it can reach."""
     qmin, qmax = quant_range(bits, scheme)
-    if scheme == "symmetric":
-        qmin = -qmax  # a max-based symmetric scale never reaches the most negative code
     return dequantize_codes(torch.arange(qmin, qmax + 1), scale, zero_point).reshape(-1)
 
 
@@ -195,6 +226,9 @@ class QuantizedTensor:
 
     def levels(self, block: int = 0) -> torch.Tensor:
         """Every real value block `block` can take: its quantization grid."""
+        n = self.scale.shape[0]
+        if isinstance(block, bool) or not isinstance(block, int) or not -n <= block < n:
+            raise ValueError(f"block must be a whole number between {-n} and {n - 1}, got {block!r}")
         return grid_levels(self.scale[block], self.zero_point[block], self.bits, self.scheme)
 
     def nbytes(self, scale_bytes: int = 2) -> float:
@@ -208,19 +242,33 @@ class QuantizedTensor:
 
 def quantize_tensor(w: torch.Tensor, bits: int = 8, scheme: str = "symmetric", granularity: str = "tensor",
                     group_size: int = 8, clip: float = 1.0) -> QuantizedTensor:
-    """Quantize a weight tensor to `bits`-bit integers with one scale per tensor, output channel or group (chapter 6)."""
+    """Quantize a weight tensor to `bits`-bit integers with one scale per tensor, output channel or group (chapter 6).
+
+    Codes and scales are computed in float32 whatever w's dtype; w must be finite (see the module's conventions).
+    """
     _check_options(bits, scheme, granularity, group_size, clip)
-    if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.numel() == 0:
-        raise ValueError("w must be a non-empty floating-point tensor")
-    w_blocks = blocks(w.detach().float(), granularity, group_size)
+    w_blocks = blocks(_finite_float32(w), granularity, group_size)
     scale, zero_point = compute_qparams(w_blocks, bits, scheme, clip)
     codes = quantize_codes(w_blocks, scale, zero_point, *quant_range(bits, scheme))
     return QuantizedTensor(codes, scale, zero_point, tuple(w.shape), bits, scheme, granularity)
 
 
+def _finite_float32(w) -> torch.Tensor:
+    """w as float32, or a ValueError: quantizing NaN or inf gives no meaningful scale."""
+    if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.numel() == 0:
+        got = f"a {w.dtype} tensor of shape {tuple(w.shape)}" if isinstance(w, torch.Tensor) else type(w).__name__
+        raise ValueError(f"w must be a non-empty floating-point tensor, got {got}")
+    w32 = w.detach().float()
+    bad = int((~torch.isfinite(w32)).sum())
+    if bad:
+        raise ValueError(f"w must hold only finite numbers (within float32's range, ±3.4e38), "
+                         f"got {bad} NaN or inf of {w.numel()}: a diverged run? Quantization needs a finite range")
+    return w32
+
+
 def fake_quantize(w: torch.Tensor, bits: int = 8, scheme: str = "symmetric", granularity: str = "tensor",
                   group_size: int = 8, clip: float = 1.0) -> torch.Tensor:
-    """Quantize then dequantize: the float tensor a quantized model computes with."""
+    """Quantize then dequantize: the float tensor a quantized model computes with, in w's dtype."""
     return quantize_tensor(w, bits, scheme, granularity, group_size, clip).dequantize().to(w.dtype)
 
 
@@ -232,6 +280,8 @@ def fake_quantize_keep_outliers(w: torch.Tensor, bits: int = 8, n_outliers: int 
     2022), which keeps outlier *feature dimensions* in 16 bits; here applied to
     single weights: the outliers no longer set the scale of everything else.
     """
+    if not isinstance(w, torch.Tensor) or not w.is_floating_point():
+        raise ValueError(f"w must be a floating-point tensor, got {type(w).__name__}")
     if isinstance(n_outliers, bool) or not isinstance(n_outliers, int) or not 0 <= n_outliers < w.numel():
         raise ValueError(f"n_outliers must be a whole number between 0 and {w.numel() - 1}, got {n_outliers!r}")
     flat = w.detach().reshape(-1)
@@ -264,6 +314,8 @@ def quantize_model(model: nn.Module, bits: int = 8, scheme: str = "symmetric", g
                    group_size: int = 8, clip: float = 1.0, names: list[str] | None = None) -> nn.Module:
     """Post-training quantization (simulated): a copy of `model` whose weight matrices are quantized + dequantized."""
     _check_options(bits, scheme, granularity, group_size, clip)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     quantized = copy.deepcopy(model)
     params = dict(quantized.named_parameters())
     for name in names or weight_names(model):
@@ -306,11 +358,11 @@ class WeightFakeQuantizer(nn.Module):
         self.bits, self.scheme, self.granularity, self.group_size = bits, scheme, granularity, group_size
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        w_blocks = blocks(w, self.granularity, self.group_size)
-        scale, zero_point = compute_qparams(w_blocks.detach(), self.bits, self.scheme)  # the grid follows the weights
+        w_blocks = blocks(w, self.granularity, self.group_size).float()  # float32, as quantize_tensor (fp16's 1/scale
+        scale, zero_point = compute_qparams(w_blocks.detach(), self.bits, self.scheme)  # overflows); grid follows w
         qmin, qmax = quant_range(self.bits, self.scheme)
         zero_point = None if self.scheme == "symmetric" else zero_point
-        return FakeQuantizeSTE.apply(w_blocks, scale, zero_point, qmin, qmax).reshape(w.shape)
+        return FakeQuantizeSTE.apply(w_blocks, scale, zero_point, qmin, qmax).reshape(w.shape).to(w.dtype)
 
 
 def prepare_qat(model: nn.Module, bits: int = 4, scheme: str = "symmetric", granularity: str = "channel",
@@ -318,6 +370,9 @@ def prepare_qat(model: nn.Module, bits: int = 4, scheme: str = "symmetric", gran
     """A copy of `model` for quantization-aware training: every weight matrix is fake-quantized in the forward pass."""
     from torch.nn.utils import parametrize
 
+    _check_options(bits, scheme, granularity, group_size, 1.0)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     qat = copy.deepcopy(model)
     for name in weight_names(model):
         module_name, attr = name.rsplit(".", 1) if "." in name else ("", name)
