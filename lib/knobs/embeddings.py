@@ -79,7 +79,8 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor, dim: int = -1, eps: floa
     """a·b / (max(|a|, eps) · max(|b|, eps)) along `dim`; broadcasts like torch.nn.functional.cosine_similarity.
 
     Each vector is divided by its largest |entry| before its length is taken, so vectors of 1e30 or
-    1e-30 get their true cosine: torch's squares them first and, in float32, returns 0 for both.
+    1e-30 get their true cosine: torch's squares them first and, in float32, returns 0 for the first
+    and (with a small eps) numbers far above 1 for the second.
     NaN or inf in a vector gives NaN, as in torch. The result has the inputs' (promoted) dtype.
     """
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
@@ -187,8 +188,10 @@ def principal_axes(E, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     Signs are fixed (each axis's largest component is positive) so the same E always gives the same view.
     """
     E = _table(E)
-    if not isinstance(k, int) or not 1 <= k <= E.shape[1]:
-        raise ValueError(f"k must be between 1 and {E.shape[1]} (the number of dimensions), got {k!r}")
+    most = min(E.shape)  # the SVD of a V x d table has min(V, d) directions
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= most:
+        raise ValueError(f"k must be between 1 and {most} (the smaller of E's {E.shape[0]} rows and "
+                         f"{E.shape[1]} dimensions), got {k!r}")
     mean = E.mean(dim=0)
     _, _, Vh = torch.linalg.svd(E - mean, full_matrices=False)  # rows of Vh: directions, most spread first
     axes = Vh[:k].T  # (d, k)

@@ -193,6 +193,8 @@ def hold_masks(model: nn.Module, masks: dict[str, torch.Tensor]):
 
     With zero gradients from the start, SGD and Adam never move a pruned weight
     (Adam's moment estimates stay zero), so masks hold without re-applying.
+    (In fp16, give Adam an eps fp16 can hold, such as 1e-4: the default 1e-8 rounds
+    to 0, and a zero gradient then makes 0/0 = NaN, pruned or not.)
     """
     apply_masks(model, masks)
     params = dict(model.named_parameters())

@@ -166,10 +166,12 @@ def adam_step(w: torch.Tensor, grad: torch.Tensor, state: AdamState, lr: float =
         state.m, state.v = torch.zeros_like(w), torch.zeros_like(w)
     state.step += 1
     state.m = beta1 * state.m + (1 - beta1) * grad
-    state.v = beta2 * state.v + (1 - beta2) * grad ** 2
-    m_hat = state.m / (1 - beta1 ** state.step)  # bias correction: m and v start at zero
-    v_hat = state.v / (1 - beta2 ** state.step)
-    return w - lr * m_hat / (v_hat.sqrt() + eps)
+    state.v = torch.addcmul(beta2 * state.v, grad, grad, value=1 - beta2)  # beta2 v + (1-beta2) g², one rounding
+    # w - lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t) (the bias
+    # correction: m and v start at zero). Arranged as torch.optim does, so that in fp16 no intermediate (g², v_hat,
+    # lr * m_hat) overflows or underflows where the step itself is an ordinary number:
+    denom = state.v.sqrt() / math.sqrt(1 - beta2 ** state.step) + eps
+    return w - lr / (1 - beta1 ** state.step) * (state.m / denom)
 
 
 # ---- parameter groups: what real LLM training code decays ---------------------------------
