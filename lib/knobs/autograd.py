@@ -96,7 +96,11 @@ class Value:
         return out
 
     def exp(self):
-        out = Value(math.exp(self.data) if self.data < 710 else math.inf, (self,), "exp")  # e^710 > largest float
+        try:
+            e = math.exp(self.data)
+        except OverflowError:  # e^709.8 is the largest float: the Value below says so
+            e = math.inf
+        out = Value(e, (self,), "exp")
 
         def _backward():  # d(e^a)/da = e^a
             self.grad += out.data * out.grad

@@ -358,8 +358,9 @@ class WeightFakeQuantizer(nn.Module):
         self.bits, self.scheme, self.granularity, self.group_size = bits, scheme, granularity, group_size
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        w_blocks = blocks(w, self.granularity, self.group_size).float()  # float32, as quantize_tensor (fp16's 1/scale
-        scale, zero_point = compute_qparams(w_blocks.detach(), self.bits, self.scheme)  # overflows); grid follows w
+        # in float32, as quantize_tensor: in fp16, 1/scale overflows for weights below about 1e-3
+        w_blocks = blocks(w, self.granularity, self.group_size).float()
+        scale, zero_point = compute_qparams(w_blocks.detach(), self.bits, self.scheme)  # the grid follows the weights
         qmin, qmax = quant_range(self.bits, self.scheme)
         zero_point = None if self.scheme == "symmetric" else zero_point
         return FakeQuantizeSTE.apply(w_blocks, scale, zero_point, qmin, qmax).reshape(w.shape).to(w.dtype)

@@ -38,20 +38,18 @@ def _check_lam(lam) -> float:
     return float(lam)
 
 
-def _check_number(name: str, value, low: float, high: float, low_open: bool = False, high_open: bool = True) -> float:
-    """value as a float, or a ValueError naming the argument and its interval."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and \
-        (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+def _check_number(name: str, value, low: float, high: float) -> float:
+    """value as a float in [low, high), or a ValueError naming the argument, the interval and what was given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}), got {value!r}")
     return float(value)
 
 
 def _check_step(w, grad) -> None:
     for name, t in (("w", w), ("grad", grad)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-            raise ValueError(f"{name} must be a floating-point tensor, got {type(t).__name__ if not isinstance(t, torch.Tensor) else t.dtype}")
+            got = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a floating-point tensor, got {got}")
     if grad.shape != w.shape:  # broadcasting would silently update the wrong shape
         raise ValueError(f"grad must have w's shape {tuple(w.shape)}, got {tuple(grad.shape)}")
 

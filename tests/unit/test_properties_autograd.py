@@ -22,7 +22,7 @@ REFLECTED = ("2+", "2-", "2*", "2/")  # a plain number on the left
 moderate = st.one_of(st.floats(-3, 3).filter(lambda x: x == 0 or abs(x) >= 1e-3),
                      st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 1e-3]))
 numbers = st.one_of(moderate, st.floats(allow_nan=False, allow_infinity=False),
-                    st.sampled_from([1e-300, 5e-324, 1e200, -1e200, 709.0, 710.0, 1.7e308]))
+                    st.sampled_from([1e-300, 5e-324, 1e200, -1e200, 709.0, 709.9, 710.0, 1.7e308]))
 
 
 def expressions(constants=moderate, max_leaves: int = 8):
