@@ -223,6 +223,22 @@ def test_qat_propagates_non_finite_weights_as_nan_blocks(case):
     assert bool(torch.isfinite(out_blocks[~broken]).all())  # the other blocks are untouched
 
 
+@examples(30)
+@given(st.integers(2, 12), st.sampled_from(Q.SCHEMES), st.lists(st.integers(-60, 60), min_size=1, max_size=8))
+def test_exact_halves_round_to_even_as_torch_rounds(bits, scheme, halves):
+    """Rounding is half to even (torch.round, torch's quantizers): 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> -0."""
+    qmax = Q.quant_range(bits, scheme)[1]
+    w = torch.tensor([h + 0.5 for h in halves] + [float(qmax), -float(qmax)])  # ±qmax: the scale is exactly 1
+    if scheme == "affine":
+        w = torch.tensor([abs(h) + 0.5 for h in halves] + [0.0, float(qmax)])  # [0, qmax]: scale 1, zero-point 0
+    qt = Q.quantize_tensor(w, bits, scheme)
+    if float(qt.scale) != 1.0:
+        return
+    expected = torch.round(w).clamp(*Q.quant_range(bits, scheme))  # torch.round is half to even
+    assert torch.equal(qt.codes.reshape(-1).float(), expected)
+    assert all(int(c) % 2 == 0 for c, v in zip(qt.codes.reshape(-1), w) if v % 1 == 0.5 and abs(v) < qmax)
+
+
 # ---- number formats ------------------------------------------------------------------------------------------------
 float_values = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                          st.sampled_from([0.0, -0.0, 65504.0, 65520.0, 70000.0, 1e-8, 6e-8, 3.4e38, 3.5e38, 1e-45]))
