@@ -100,7 +100,7 @@ def make_optimizer(name: str, lr: float, momentum: float = 0.9):
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 10:
         raise ValueError(f"lr must be a number in (0, 10], got {lr!r}")
-    if not 0 <= momentum < 1:
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     return {"sgd": lambda: SGD(lr), "momentum": lambda: Momentum(lr, momentum),
             "adam": lambda: Adam(lr, beta1=momentum)}[name]()

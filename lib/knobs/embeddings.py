@@ -9,10 +9,19 @@ from-scratch function is tested against PyTorch's own in tests/test_embeddings.p
 
 Shapes: V words in the vocabulary, d numbers per word vector, an embedding
 table `E` is (V, d) and row i is word i's vector.
+
+Dtypes: `cosine_similarity` and `lookup_by_one_hot` return their inputs' dtype.
+The table functions (similarity_matrix, principal_axes, project, ...) accept a
+tensor or array of any dtype and compute in float32, or float64 if given float64
+(CPU SVD has no half precision). NaN or inf in a table propagates where the
+answer is a number per entry (cosine_similarity, similarity_matrix, project: a
+diverged run's map shows NaN) and is refused where it would silently pick an
+answer (nearest_words, analogy, principal_axes); neighbour_agreement reads it as 0.
 """
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import replace
 
 import torch
@@ -21,21 +30,27 @@ from torch import nn
 from knobs.models import GPT2Config, gpt2_parameter_formula
 
 
-def _table(E, name: str = "E") -> torch.Tensor:
+def _table(E, name: str = "E", finite: bool = True) -> torch.Tensor:
     """Accept a (V, d) tensor or array (a snapshot's numpy copy too); refuse anything else clearly."""
-    E = torch.as_tensor(E)
+    try:
+        E = torch.as_tensor(E)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be a 2-D table of numbers (a tensor or array), got {type(E).__name__}") from None
     if E.ndim != 2 or E.shape[0] < 2 or E.shape[1] < 1:
         raise ValueError(f"{name} must be a 2-D table (words × dimensions) with at least 2 rows, got shape {tuple(E.shape)}")
-    return E.float()
+    E = E.double() if E.dtype == torch.float64 else E.float()
+    if finite and not bool(torch.isfinite(E).all()):
+        raise ValueError(f"{name} must hold only finite numbers, got {int((~torch.isfinite(E)).sum())} NaN or inf")
+    return E
 
 
 # ---- the lookup ---------------------------------------------------------------------------------
 def one_hot(ids: torch.Tensor, num_words: int) -> torch.Tensor:
     """(…,) word ids -> (…, num_words) rows of zeros with a single 1 at each id."""
     ids = torch.as_tensor(ids)
-    if ids.dtype not in (torch.int64, torch.int32):
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
         raise ValueError(f"ids must be whole-number word ids, got dtype {ids.dtype}")
-    if not isinstance(num_words, int) or num_words < 1:
+    if isinstance(num_words, bool) or not isinstance(num_words, int) or num_words < 1:
         raise ValueError(f"num_words must be a whole number 1 or more, got {num_words!r}")
     if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < num_words):
         raise ValueError(f"ids must be between 0 and {num_words - 1}, got {int(ids.min())} … {int(ids.max())}")
@@ -55,27 +70,42 @@ def rows_with_gradient(grad: torch.Tensor | None) -> list[int]:
     """Indices of the rows of an embedding's gradient that are not all zero."""
     if grad is None:
         raise ValueError("grad is None: call loss.backward() first (and do not zero the gradients before looking)")
-    grad = _table(grad, "grad")
-    return torch.nonzero(grad.abs().sum(dim=1) > 0).flatten().tolist()
+    grad = _table(grad, "grad", finite=False)
+    return torch.nonzero((grad != 0).any(dim=1)).flatten().tolist()  # a NaN row has a (broken) gradient too
 
 
 # ---- closeness ----------------------------------------------------------------------------------
 def cosine_similarity(a: torch.Tensor, b: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
-    """a·b / (max(|a|, eps) · max(|b|, eps)) along `dim`; broadcasts like torch.nn.functional.cosine_similarity."""
-    if not eps > 0:
+    """a·b / (max(|a|, eps) · max(|b|, eps)) along `dim`; broadcasts like torch.nn.functional.cosine_similarity.
+
+    Each vector is divided by its largest |entry| before its length is taken, so vectors of 1e30 or
+    1e-30 get their true cosine: torch's squares them first and, in float32, returns 0 for the first
+    and (with a small eps) numbers far above 1 for the second.
+    NaN or inf in a vector gives NaN, as in torch. The result has the inputs' (promoted) dtype.
+    """
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
         raise ValueError(f"eps must be a small positive number, got {eps!r}")
     a, b = torch.as_tensor(a), torch.as_tensor(b)
+    if not (a.is_floating_point() and b.is_floating_point()):
+        raise ValueError(f"a and b must be floating-point tensors, got {a.dtype} and {b.dtype}")
     a, b = torch.broadcast_tensors(a, b)
-    if not -a.ndim <= dim < max(a.ndim, 1):
-        raise ValueError(f"dim must be between {-a.ndim} and {a.ndim - 1} for {a.ndim}-D inputs, got {dim}")
-    a_unit = a / a.norm(dim=dim, keepdim=True).clamp_min(eps)
-    b_unit = b / b.norm(dim=dim, keepdim=True).clamp_min(eps)
-    return (a_unit * b_unit).sum(dim=dim)
+    if a.ndim == 0:
+        raise ValueError("a and b must be vectors (at least 1 dimension), got two single numbers")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -a.ndim <= dim < a.ndim:
+        raise ValueError(f"dim must be between {-a.ndim} and {a.ndim - 1} for {a.ndim}-D inputs, got {dim!r}")
+    return (_unit(a, dim, eps) * _unit(b, dim, eps)).sum(dim=dim)
+
+
+def _unit(x: torch.Tensor, dim: int, eps: float) -> torch.Tensor:
+    """x / max(|x|, eps), computed as (x / m) / max(|x / m|, eps / m) with m = max|x|: no square over- or underflows."""
+    m = x.abs().amax(dim=dim, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+    scaled = x / m  # entries in [-1, 1]
+    return scaled / torch.maximum(scaled.norm(dim=dim, keepdim=True), eps / m)
 
 
 def similarity_matrix(E) -> torch.Tensor:
     """(V, d) -> (V, V): the cosine similarity of every word with every word."""
-    E = _table(E)
+    E = _table(E, finite=False)
     return cosine_similarity(E[:, None, :], E[None, :, :])
 
 
@@ -115,10 +145,10 @@ def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool =
 
 def neighbor_agreement(E, labels: list[str]) -> float:
     """Share of words whose nearest other word (by cosine) carries the same label; 0..1."""
-    E = _table(E)
+    E = _table(E, finite=False)  # a diverged run's NaNs count as zeros below
     if len(labels) != E.shape[0]:
         raise ValueError(f"labels must give one label per row of E ({E.shape[0]}), got {len(labels)}")
-    sims = similarity_matrix(torch.nan_to_num(E))
+    sims = similarity_matrix(torch.nan_to_num(E, nan=0.0, posinf=0.0, neginf=0.0))
     sims.fill_diagonal_(-float("inf"))
     nearest = sims.argmax(dim=1).tolist()
     return sum(labels[i] == labels[j] for i, j in enumerate(nearest)) / len(labels)
@@ -158,8 +188,10 @@ def principal_axes(E, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     Signs are fixed (each axis's largest component is positive) so the same E always gives the same view.
     """
     E = _table(E)
-    if not isinstance(k, int) or not 1 <= k <= E.shape[1]:
-        raise ValueError(f"k must be between 1 and {E.shape[1]} (the number of dimensions), got {k!r}")
+    most = min(E.shape)  # the SVD of a V x d table has min(V, d) directions
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= most:
+        raise ValueError(f"k must be between 1 and {most} (the smaller of E's {E.shape[0]} rows and "
+                         f"{E.shape[1]} dimensions), got {k!r}")
     mean = E.mean(dim=0)
     _, _, Vh = torch.linalg.svd(E - mean, full_matrices=False)  # rows of Vh: directions, most spread first
     axes = Vh[:k].T  # (d, k)
@@ -169,17 +201,19 @@ def principal_axes(E, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def project(E, mean: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
     """(V, d) -> (V, k): coordinates of each word along fixed axes (from principal_axes)."""
-    E = _table(E)
+    E = _table(E, finite=False)  # a diverged run's NaNs stay NaN on the map
     if axes.shape[0] != E.shape[1]:
         raise ValueError(f"axes are for {axes.shape[0]} dimensions but E has {E.shape[1]}")
-    return (E - mean) @ axes
+    return (E - mean.to(E.dtype)) @ axes.to(E.dtype)
 
 
 # ---- rotations: the axes carry no meaning -------------------------------------------------------
 def random_rotation(d: int, seed: int = 0) -> torch.Tensor:
     """A random d × d rotation matrix R (R Rᵀ = I, det R = +1), the same for the same seed."""
-    if not isinstance(d, int) or not 1 <= d <= 4096:
+    if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 4096:
         raise ValueError(f"d must be a whole number between 1 and 4096, got {d!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be a whole number, got {seed!r}")
     generator = torch.Generator().manual_seed(seed)
     Q, Rtri = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
     Q = Q * torch.sign(torch.diagonal(Rtri))  # makes the draw uniform over orthogonal matrices

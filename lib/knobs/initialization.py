@@ -30,7 +30,7 @@ def init_std(scheme: str, fan_in: int, fan_out: int) -> float:
     """The standard deviation each scheme gives a fan_in -> fan_out weight matrix."""
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    if fan_in < 1 or fan_out < 1:
+    if any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in (fan_in, fan_out)):
         raise ValueError(f"fan_in and fan_out must be 1 or more, got {fan_in} and {fan_out}")
     return {"small": 0.01, "large": 1.0,
             "xavier": math.sqrt(2.0 / (fan_in + fan_out)),  # Glorot & Bengio (2010)
@@ -38,8 +38,16 @@ def init_std(scheme: str, fan_in: int, fan_out: int) -> float:
 
 
 def init_normal_(weight: torch.Tensor, scheme: str, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Fill a (fan_out, fan_in) weight matrix in place with N(0, init_std^2) samples."""
-    fan_out, fan_in = weight.shape
+    """Fill a (fan_out, fan_in) weight matrix in place with N(0, init_std^2) samples.
+
+    A conv weight (out, in, *kernel) works too: its fans count the kernel, as torch.nn.init's do.
+    """
+    if not isinstance(weight, torch.Tensor) or not weight.is_floating_point() or weight.dim() < 2:
+        got = f"shape {tuple(weight.shape)}, {weight.dtype}" if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(f"weight must be a floating-point tensor with at least 2 dimensions (fan_out, fan_in, ...), "
+                         f"got {got}")
+    receptive = math.prod(weight.shape[2:])  # 1 for a matrix, kernel height x width for a conv
+    fan_out, fan_in = weight.shape[0] * receptive, weight.shape[1] * receptive
     with torch.no_grad():
         return weight.normal_(0.0, init_std(scheme, fan_in, fan_out), generator=generator)
 

@@ -80,12 +80,20 @@ def next_word_probs(model: nn.Module, vocab, words: str | list[str], candidates:
 
 
 def parameter_kind(module: nn.Module, name: str) -> str:
-    """'embedding', 'norm', 'bias' or 'weight': the groups chapters 1 and 3 count."""
-    if isinstance(module, nn.Embedding):
+    """'embedding', 'norm', 'bias' or 'weight': the groups chapters 1 and 3 count (chapter 3 decays only 'weight').
+
+    A norm layer is a module whose class name ends in "Norm" or "NormNd": every torch.nn one
+    (LayerNorm, RMSNorm, GroupNorm, BatchNorm2d, InstanceNorm1d, SyncBatchNorm, the lazy
+    ones) and a learner's own (LlamaRMSNorm, nanoGPT's LayerNorm). A bias is any parameter
+    whose name contains "bias": GRU/LSTM's bias_ih_l0, nn.MultiheadAttention's in_proj_bias.
+    """
+    if not isinstance(module, nn.Module) or not isinstance(name, str):
+        raise ValueError(f"module must be an nn.Module and name a str, got {type(module).__name__} and {name!r}")
+    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
         return "embedding"
-    if isinstance(module, (nn.LayerNorm, nn.BatchNorm1d, nn.GroupNorm)):
+    if type(module).__name__.lower().rstrip("123d").endswith("norm"):  # BatchNorm2d -> batchnorm
         return "norm"
-    return "bias" if name == "bias" else "weight"
+    return "bias" if "bias" in name else "weight"
 
 
 @dataclass

@@ -16,9 +16,18 @@ counting weights pruned before: pruning to 0.5 and then to 0.75 keeps the
 first zeros and adds more. `hold_masks` keeps pruned weights at zero while
 fine-tuning; `iterative_prune` and `lottery_ticket` are the chapter's
 experiments. What the zeros save in bytes and time is measured in `knobs.sparse_cost`.
+
+Conventions (checked against torch.nn.utils.prune in tests/unit/test_properties_prune.py):
+- the number pruned is round(sparsity * n), Python's round (half to even), as PyTorch;
+- among equal magnitudes (ties), the earlier entry in flattened order is pruned first.
+  PyTorch's topk breaks ties in no documented order, so its mask can differ on ties
+  (same count, same magnitudes pruned); ours is the same on every run and machine;
+- a mask has the weight's shape and dtype; ±inf ranks as the largest magnitude, and
+  a NaN weight is refused (it has no magnitude to rank).
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import torch
@@ -45,20 +54,37 @@ def count_to_prune(sparsity: float, n: int) -> int:
     return round(check_sparsity(sparsity) * n)
 
 
+def _check_weight(weight, name: str = "weight") -> torch.Tensor:
+    if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
+        got = weight.dtype if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(f"{name} must be a floating-point tensor, got {got}")
+    if bool(torch.isnan(weight).any()):
+        raise ValueError(f"{name} holds NaN: a NaN has no magnitude to rank (a diverged run?)")
+    return weight.detach()
+
+
+def _smallest(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the k smallest scores; among equal scores the earlier index first (a stable sort)."""
+    return torch.sort(scores, stable=True).indices[:k]
+
+
 @torch.no_grad()
 def magnitude_mask(weight: torch.Tensor, sparsity: float, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mask zeroing the `sparsity` fraction of `weight` with the smallest |w| (layer-wise; chapter 5)."""
+    weight = _check_weight(weight)
     n = weight.numel()
     k = count_to_prune(sparsity, n)
-    scores = weight.detach().abs().flatten().clone()
+    scores = weight.abs().flatten().clone()
     if mask is not None:
-        if tuple(mask.shape) != tuple(weight.shape):
-            raise ValueError(f"mask must have the weight's shape {tuple(weight.shape)}, got {tuple(mask.shape)}")
+        if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != tuple(weight.shape):
+            got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise ValueError(f"mask must have the weight's shape {tuple(weight.shape)}, got {got}")
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("mask must hold only 0s (pruned) and 1s (kept)")
         scores[mask.flatten() == 0] = -1.0  # already pruned: first in line, so earlier zeros stay zeros
         k = max(k, int((mask == 0).sum()))
-    new = torch.ones(n, dtype=weight.dtype)
-    if k:
-        new[torch.topk(scores, k, largest=False).indices] = 0.0
+    new = torch.ones(n, dtype=weight.dtype, device=weight.device)
+    new[_smallest(scores, k)] = 0.0
     return new.view_as(weight)
 
 
@@ -66,30 +92,40 @@ def magnitude_mask(weight: torch.Tensor, sparsity: float, mask: torch.Tensor | N
 def global_magnitude_masks(weights: dict[str, torch.Tensor], sparsity: float,
                            masks: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """One magnitude threshold over all `weights` together (global pruning; chapter 5)."""
-    if not weights:
-        raise ValueError("weights must hold at least one tensor, got an empty dict")
+    if not isinstance(weights, dict) or not weights:
+        raise ValueError(f"weights must be a dict (name -> tensor) holding at least one tensor, got {weights!r:.60}")
     names = list(weights)
-    flat = torch.cat([weights[name].detach().flatten() for name in names])
-    old = None if masks is None else torch.cat([masks[name].flatten() for name in names])
+    for name in names:
+        _check_weight(weights[name], f"weights[{name!r}]")
+    if masks is not None and (not isinstance(masks, dict) or set(masks) != set(names)):
+        given = sorted(masks) if isinstance(masks, dict) else type(masks).__name__
+        raise ValueError(f"masks must have one mask per weight, for exactly {sorted(names)}; got {given}")
+    dtype = functools.reduce(torch.promote_types, (weights[n].dtype for n in names))  # one ranking for all
+    flat = torch.cat([weights[name].detach().flatten().to(dtype) for name in names])
+    old = None if masks is None else torch.cat([masks[name].flatten().to(dtype) for name in names])
     joint = magnitude_mask(flat, sparsity, old)
     sizes = [weights[name].numel() for name in names]
-    return {name: part.view_as(weights[name]) for name, part in zip(names, joint.split(sizes))}
+    return {name: part.view_as(weights[name]).to(weights[name].dtype) for name, part in zip(names, joint.split(sizes))}
 
 
 @torch.no_grad()
 def structured_mask(weight: torch.Tensor, sparsity: float, dim: int = 0, p: float = 2) -> torch.Tensor:
-    """Mask zeroing whole slices along `dim` (rows: neurons) with the smallest Lp norm (chapter 5)."""
+    """Mask zeroing whole slices along `dim` (rows: neurons) with the smallest Lp norm (chapter 5); p > 0 or inf."""
+    weight = _check_weight(weight)
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
+        raise ValueError(f"p must be a positive number or math.inf (the norm's order), got {p!r}")
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise ValueError(f"dim must be a whole number, got {dim!r}")
     if weight.dim() < 2:
         raise ValueError(f"weight must have at least 2 dimensions for structured pruning, got shape {tuple(weight.shape)}")
     if not -weight.dim() <= dim < weight.dim():
         raise ValueError(f"dim must be between {-weight.dim()} and {weight.dim() - 1}, got {dim}")
     dim = dim % weight.dim()
     others = [d for d in range(weight.dim()) if d != dim]
-    norms = torch.linalg.vector_norm(weight.detach(), ord=p, dim=others)  # one norm per slice
+    norms = torch.linalg.vector_norm(weight, ord=p, dim=others)  # one norm per slice
     k = count_to_prune(sparsity, len(norms))
-    keep = torch.ones(len(norms), dtype=weight.dtype)
-    if k:
-        keep[torch.topk(norms, k, largest=False).indices] = 0.0
+    keep = torch.ones(len(norms), dtype=weight.dtype, device=weight.device)
+    keep[_smallest(norms, k)] = 0.0
     shape = [1] * weight.dim()
     shape[dim] = len(norms)
     return keep.view(shape).expand_as(weight).contiguous()
@@ -129,10 +165,26 @@ def prune_masks(model: nn.Module, sparsity: float, kind: str = "layer-wise",
 @torch.no_grad()
 def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> nn.Module:
     """Set every masked weight to exactly zero, in place."""
+    _check_masks(model, masks)
     params = dict(model.named_parameters())
     for name, mask in masks.items():
-        params[name].mul_(mask)
+        params[name].mul_(mask.to(params[name].dtype))
     return model
+
+
+def _check_masks(model, masks) -> None:
+    """Every mask names a parameter of the model and has its exact shape (a broadcast would prune whole rows)."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(masks, dict):
+        raise ValueError(f"masks must be a dict of parameter name -> mask, got {type(masks).__name__}")
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        if name not in params:
+            raise ValueError(f"masks: {name!r} is not a parameter of the model; it has {sorted(params)}")
+        if not isinstance(mask, torch.Tensor) or mask.shape != params[name].shape:
+            got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise ValueError(f"masks[{name!r}] must have the parameter's shape {tuple(params[name].shape)}, got {got}")
 
 
 @contextmanager
@@ -141,10 +193,13 @@ def hold_masks(model: nn.Module, masks: dict[str, torch.Tensor]):
 
     With zero gradients from the start, SGD and Adam never move a pruned weight
     (Adam's moment estimates stay zero), so masks hold without re-applying.
+    (In fp16, give Adam an eps fp16 can hold, such as 1e-4: the default 1e-8 rounds
+    to 0, and a zero gradient then makes 0/0 = NaN, pruned or not.)
     """
     apply_masks(model, masks)
     params = dict(model.named_parameters())
-    handles = [params[name].register_hook(lambda grad, mask=mask: grad * mask) for name, mask in masks.items()]
+    handles = [params[name].register_hook(lambda grad, mask=mask.to(params[name].dtype): grad * mask)
+               for name, mask in masks.items()]  # in the parameter's dtype: a hook must not change the grad's
     try:
         yield model
     finally:

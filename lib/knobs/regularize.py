@@ -5,6 +5,10 @@ Conventions (the ones PyTorch's `weight_decay` follows):
 - L2 penalty  = lam/2 * sum(w**2)  -> its gradient is lam * w  (so SGD's weight_decay=lam is exactly this);
 - L1 penalty  = lam * sum(|w|)     -> its gradient is lam * sign(w) (zero at w = 0, as autograd says).
 
+Every function returns its input's dtype (a bf16 weight gets a bf16 step, as
+torch.optim does for bf16 parameters); NaN or inf in a weight or gradient
+propagates to the result, as in torch.optim, so a diverged run shows a NaN loss.
+
 A gradient step on the L1 penalty almost never lands exactly on zero: it
 overshoots and oscillates. The *proximal* step does it properly: after the
 data step, soft-threshold every weight by lr * lam (`soft_threshold`), which
@@ -34,10 +38,30 @@ def _check_lam(lam) -> float:
     return float(lam)
 
 
+def _check_number(name: str, value, low: float, high: float) -> float:
+    """value as a float in [low, high), or a ValueError naming the argument, the interval and what was given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}), got {value!r}")
+    return float(value)
+
+
+def _check_step(w, grad) -> None:
+    for name, t in (("w", w), ("grad", grad)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            got = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a floating-point tensor, got {got}")
+    if grad.shape != w.shape:  # broadcasting would silently update the wrong shape
+        raise ValueError(f"grad must have w's shape {tuple(w.shape)}, got {tuple(grad.shape)}")
+
+
 def _tensors(params) -> list[torch.Tensor]:
     params = [params] if isinstance(params, torch.Tensor) else list(params)
     if not params:
         raise ValueError("params must hold at least one tensor")
+    for p in params:
+        if not isinstance(p, torch.Tensor):
+            hint = " (pass model.parameters(), not model.named_parameters())" if isinstance(p, tuple) else ""
+            raise ValueError(f"params must be tensors, got a {type(p).__name__}{hint}")
     return params
 
 
@@ -71,6 +95,7 @@ def soft_threshold(w: torch.Tensor, threshold) -> torch.Tensor:
     if isinstance(threshold, torch.Tensor):
         if not bool((threshold >= 0).all()):
             raise ValueError("threshold must be 0 or more everywhere")
+        threshold = threshold.to(w.dtype)  # keep w's dtype (a float64 sweep tensor would promote it)
     elif isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0:
         raise ValueError(f"threshold must be a number 0 or more, got {threshold!r}")
     return torch.sign(w) * torch.clamp(w.abs() - threshold, min=0.0)
@@ -95,7 +120,9 @@ def shrink_(params, kind: str, amount: float) -> None:
 
 
 def sgd_step(w: torch.Tensor, grad: torch.Tensor, lr: float, weight_decay: float = 0.0) -> torch.Tensor:
-    """One plain SGD step with L2 added to the gradient: w - lr * (grad + weight_decay * w)."""
+    """One plain SGD step with L2 added to the gradient: w - lr * (grad + weight_decay * w) (torch.optim.SGD)."""
+    _check_step(w, grad)
+    _check_number("lr", lr, 0, math.inf)
     return w - lr * (grad + l2_gradient(w, weight_decay))
 
 
@@ -118,8 +145,17 @@ def adam_step(w: torch.Tensor, grad: torch.Tensor, state: AdamState, lr: float =
     The difference: in the first, the decay term is divided by sqrt(v) like the rest of the
     gradient, so weights with large gradients are decayed less (Loshchilov & Hutter 2019).
     """
+    _check_step(w, grad)
     _check_lam(weight_decay)
-    beta1, beta2 = betas
+    if not isinstance(state, AdamState):
+        raise ValueError(f"state must be an AdamState (one per tensor), got {type(state).__name__}")
+    if state.m is not None and state.m.shape != w.shape:
+        raise ValueError(f"state belongs to a tensor of shape {tuple(state.m.shape)}, not w's {tuple(w.shape)}")
+    _check_number("lr", lr, 0, math.inf)
+    _check_number("eps", eps, 0, math.inf)
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    beta1, beta2 = (_check_number(f"betas[{i}]", b, 0, 1) for i, b in enumerate(betas))  # 1 divides by 0 in the correction
     if decoupled:
         w = w * (1 - lr * weight_decay)
     else:
@@ -128,10 +164,12 @@ def adam_step(w: torch.Tensor, grad: torch.Tensor, state: AdamState, lr: float =
         state.m, state.v = torch.zeros_like(w), torch.zeros_like(w)
     state.step += 1
     state.m = beta1 * state.m + (1 - beta1) * grad
-    state.v = beta2 * state.v + (1 - beta2) * grad ** 2
-    m_hat = state.m / (1 - beta1 ** state.step)  # bias correction: m and v start at zero
-    v_hat = state.v / (1 - beta2 ** state.step)
-    return w - lr * m_hat / (v_hat.sqrt() + eps)
+    state.v = torch.addcmul(beta2 * state.v, grad, grad, value=1 - beta2)  # beta2 v + (1-beta2) g², one rounding
+    # w - lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t) (the bias
+    # correction: m and v start at zero). Arranged as torch.optim does, so that in fp16 no intermediate (g², v_hat,
+    # lr * m_hat) overflows or underflows where the step itself is an ordinary number:
+    denom = state.v.sqrt() / math.sqrt(1 - beta2 ** state.step) + eps
+    return w - lr / (1 - beta1 ** state.step) * (state.m / denom)
 
 
 # ---- parameter groups: what real LLM training code decays ---------------------------------
@@ -196,7 +234,7 @@ def dropout(x: torch.Tensor, p: float, mask: torch.Tensor | None = None,
         mask = (torch.rand(x.shape, generator=generator) >= p).to(x.dtype)
     elif mask.shape != x.shape:
         raise ValueError(f"mask must have the shape of x, {tuple(x.shape)}, got {tuple(mask.shape)}")
-    return x * mask / (1 - p)
+    return x * mask.to(x.dtype) / (1 - p)  # x's dtype, whatever the mask's
 
 
 class EarlyStopping:
@@ -205,7 +243,7 @@ class EarlyStopping:
     def __init__(self, patience: int = 5, min_delta: float = 0.0):
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
             raise ValueError(f"patience must be a whole number 1 or more, got {patience!r}")
-        if not min_delta >= 0:
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not 0 <= min_delta < math.inf:
             raise ValueError(f"min_delta must be 0 or more, got {min_delta!r}")
         self.patience, self.min_delta = patience, min_delta
         self.best_loss, self.best_step, self.best_state, self.bad_checks = math.inf, None, None, 0

@@ -15,6 +15,7 @@ from matplotlib.collections import LineCollection
 from torch.nn.utils import parametrize
 
 from knobs import data, models, train
+from knobs import numformats
 from knobs import quantize as Q
 from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, TITLE_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
@@ -207,10 +208,10 @@ LABS = [quantization_lab]
 FIELD_COLORS = {"sign": PALETTE[5], "exponent": PALETTE[0], "mantissa": PALETTE[2], "magnitude": PALETTE[1]}
 
 
-def draw_formats(ax, names=Q.FORMATS) -> None:
+def draw_formats(ax, names=numformats.FORMATS) -> None:
     """One row of boxes per number format: sign, exponent and mantissa bits (integers: sign and magnitude)."""
     for row, name in enumerate(names):
-        fmt = Q.number_format(name)
+        fmt = numformats.number_format(name)
         fields = [("sign", 1)] + ([("exponent", fmt.exponent_bits), ("mantissa", fmt.mantissa_bits)]
                                   if fmt.kind == "float" else [("magnitude", fmt.mantissa_bits)])
         start = 0

@@ -44,7 +44,8 @@ def check_codes(answer):
     if scale_ok and given == codes:
         return True, "That is exactly what quantize_tensor (and torch.quantize_per_tensor) store."
     if is_close(answer["scale"], amax / 8, rel=1e-3):
-        return False, "Signed 4-bit codes run from -8 to 7: the largest |w| must land on a code you can also use for -|w|."
+        return False, ("Symmetric 4-bit codes run from -7 to 7 (-8 is left unused, so -|w| has a code too): the "
+                       "largest |w| lands on code 7.")
     if is_close(answer["scale"], 2 * amax / 15, rel=1e-3) or is_close(answer["scale"], amax / 15, rel=1e-3):
         return False, "That scale spreads 16 codes over the range, as an affine (unsigned) quantizer would. Symmetric uses ±max|w|."
     if not scale_ok:
