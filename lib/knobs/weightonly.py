@@ -32,6 +32,7 @@ from torch import nn
 BLOCK = 32  # weights per block, in both formats (ggml's QK4_0 and QK8_0)
 FORMATS = ("Q4_0", "Q8_0")
 BLOCK_BYTES = {"Q4_0": 2 + BLOCK // 2, "Q8_0": 2 + BLOCK}  # an fp16 scale, then the codes
+FP16_MAX = float(torch.finfo(torch.float16).max)
 
 
 def _round_half_away(x: torch.Tensor) -> torch.Tensor:
@@ -81,7 +82,14 @@ def _blocks(w: torch.Tensor, fmt: str) -> torch.Tensor:
     if w.shape[-1] % BLOCK:
         raise ValueError(f"w's rows must hold a multiple of {BLOCK} weights (blocks of {BLOCK} run along the last "
                          f"dimension), got shape {tuple(w.shape)}")
-    return w.detach().to(torch.float32).reshape(-1, BLOCK)  # (n_blocks, 32)
+    x = w.detach().to(torch.float32).reshape(-1, BLOCK)  # (n_blocks, 32)
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("w must hold finite numbers: a NaN or infinite weight has no block scale")
+    limit = FP16_MAX * (8 if fmt == "Q4_0" else 127)  # beyond it, the block's fp16 scale d overflows to inf
+    if float(x.abs().max()) > limit:
+        raise ValueError(f"w's largest |weight| must be at most {limit:g} for {fmt}: its fp16 block scale would "
+                         f"overflow (fp16 ends at {FP16_MAX:g}), got {float(x.abs().max()):g}")
+    return x
 
 
 @torch.no_grad()

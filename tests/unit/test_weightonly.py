@@ -24,7 +24,8 @@ def hard_cases() -> torch.Tensor:
     """Blocks where a careless implementation differs: all zero, one value, ties at the code boundaries, signs."""
     rows = [torch.zeros(32), torch.full((32,), -0.5), torch.linspace(-1, 1, 32), torch.linspace(-1, 0.9, 32),
             torch.linspace(-0.9, 1, 32), torch.arange(32.0) - 16, (torch.arange(32.0) - 16) / 16 * 8.5,
-            torch.tensor([1e-30] + [0.0] * 31), torch.tensor([65000.0] + [-3.0] * 31)]
+            torch.tensor([1e-30] + [0.0] * 31), torch.tensor([65000.0] + [-3.0] * 31),
+            torch.tensor([-524000.0] + [1.0] * 31)]  # Q4_0's scale just fits in fp16
     halves = torch.zeros(32)
     halves[:17] = torch.arange(-8, 9) + 0.5  # (k + 0.5) * d: exactly between two codes
     halves[17] = -8.0  # the block's extreme sets d = 1
@@ -101,9 +102,12 @@ def test_bad_input_gets_a_message_naming_the_argument(call, match):
         call()
 
 
-def test_nan_and_inf_do_not_crash():
+def test_non_finite_weights_and_overflowing_scales_are_refused():
     w = torch.zeros(32)
     w[3] = float("nan")
-    assert W.quantize_blocks(w, "Q8_0").codes.shape == (1, 32)
-    w[3] = float("inf")
-    assert np.isfinite(W.quantize_blocks(torch.ones(32), "Q4_0").dequantize().numpy()).all()
+    with pytest.raises(ValueError, match="finite"):
+        W.quantize_blocks(w, "Q8_0")
+    w[3] = 65504.0 * 9  # its Q4_0 scale, |m| / 8, is beyond fp16's largest number
+    with pytest.raises(ValueError, match="overflow"):
+        W.quantize_blocks(w, "Q4_0")
+    assert torch.isfinite(W.quantize_blocks(w, "Q8_0").dequantize()).all()  # 127 steps: the scale still fits

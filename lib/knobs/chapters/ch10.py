@@ -721,7 +721,7 @@ def compression_lab() -> Lab:
         name="ch10-compression",
         title="Compress the loaded model: bits, scales and sparsity → perplexity, memory and its words",
         controls=[
-            Slider("bits", "bits per weight", 2, 8, 4, integer=True, twin=(2, 3, 4, 8)),
+            Slider("bits", "bits per weight", 2, 8, 4, integer=True, twin=(2, 4, 8)),
             Choice("granularity", "one scale per", Q.GRANULARITIES, "group"),
             Slider("sparsity", "weights pruned (%)", 0, 90, 0, integer=True, twin=(0, 50, 80), fmt="{}%"),
         ],
