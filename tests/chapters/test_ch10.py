@@ -120,6 +120,8 @@ def test_verdicts_follow_the_numbers_they_judge():
     assert "far from Gaussian" in ch10.gaussian_verdict([3.0, 40.0])
     assert ch10.format_seconds(40) == "40 s" and ch10.format_seconds(600) == "10 minutes"
     assert ch10.format_seconds(3 * 3600) == "3.0 hours"
+    assert "within the noise" in ch10.prune_time_verdict(1.05) and "run the cell again" in ch10.prune_time_verdict(1.3)
+    assert "run the cell again" in ch10.prune_time_verdict(0.6)
 
 
 # ---- 3. embeddings -------------------------------------------------------------------------------------------------
@@ -273,7 +275,8 @@ def numbers(lm, ids):
 
 def test_prose_numbers_are_the_results(numbers, lm):
     assert numbers["model_name"] == "the stand-in" and numbers["gpt2_total"] == "124,439,808"
-    assert numbers["n_params_text"] == "805,248" and numbers["prune_time_ratio"] == "98%"
+    assert numbers["n_params_text"] == "805,248" and numbers["prune_time_verdict"].startswith("98% of the dense time")
+    assert "could not load GPT-2" in numbers["estimate_note"] and "one token per word" in numbers["gpt2_tokens_note"]
     assert numbers["gpt2_q4_ratio"] == f"{474.7 / 121.1:.1f}×" and numbers["gpt2_estimate_s"] == "42 s"
     assert numbers["ppl_float"] == f"{ch10.float_perplexity(lm):.2f}"
     assert numbers["twin_bits"] == "2, 4 and 8" and numbers["twin_sparsity"] == "0%, 50% and 80%"
@@ -333,7 +336,8 @@ def test_chapter_code_runs_on_a_gpt2_loaded_the_hub_way(tmp_path):
     numbers = ch10.prose_numbers(lm, stats=stats, magnitudes=magnitudes, sweep_prune=ch10.prune_sweep(lm),
                                  sweep_quant=ch10.quantize_sweep(lm), prune_time={"dense": 1.0, "pruned": 1.0},
                                  estimate={"evaluations": 1, "tokens": len(ids), "per_token": 0.01, "seconds": 5.0})
-    assert numbers["model_name"] == "GPT-2 small"
+    assert numbers["model_name"] == "GPT-2 small" and numbers["gpt2_tokens_note"] == ""
+    assert "loaded GPT-2 itself" in numbers["estimate_note"]
     for make in (ch10.weight_histograms, ch10.outlier_figure, ch10.cosine_figure):
         fig, alt = make(magnitudes if make is ch10.outlier_figure else lm if make is ch10.cosine_figure else lm.model)
         assert alt
