@@ -188,7 +188,7 @@ def points(graded, key: str, kind: str | None = None) -> float:
 def test_course_has_every_chapter_and_every_exercise(tmp_path):
     chapters = course_gen.write_course(tmp_path)
     assert [ch.key for ch in chapters] == [f"ch{int(p.name[:2]):02d}" for p in course_gen.chapter_paths()]
-    assert len(chapters) == 9
+    assert len(chapters) == len(course_gen.chapter_paths()) >= 10
     assert (tmp_path / "nbgrader_config.py").exists() and (tmp_path / "points.md").exists()
     from nbgrader.nbgraderformat import MetadataValidator
 

@@ -159,6 +159,35 @@ def test_compress_prunes_with_chapter_5s_masks_and_leaves_the_model_alone(lm):
         ch10.compress(lm.model, 0.5, "random")
 
 
+@pytest.mark.parametrize("kind", ["layer-wise", "global"])
+@pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.5, 0.9, 1.0])
+def test_threshold_masks_are_chapter_5s_masks(lm, kind, sparsity):
+    params = {n: lm.model.get_parameter(n) for n in ch10.block_matrices(lm.model)}
+    ours = ch10.magnitude_masks(params, sparsity, kind)
+    theirs = (prune.global_magnitude_masks(params, sparsity) if kind == "global"
+              else {n: prune.magnitude_mask(w, sparsity) for n, w in params.items()})
+    assert all(torch.equal(ours[n], theirs[n]) for n in params)
+
+
+def test_threshold_masks_leave_ties_to_chapter_5():
+    tied = {"a": torch.tensor([[0.1, 0.1, 0.1, 0.5]]), "b": torch.tensor([[0.1, 0.3]])}
+    for kind in ("layer-wise", "global"):
+        ours = ch10.magnitude_masks(tied, 0.5, kind)
+        theirs = (prune.global_magnitude_masks(tied, 0.5) if kind == "global"
+                  else {n: prune.magnitude_mask(w, 0.5) for n, w in tied.items()})
+        assert all(torch.equal(ours[n], theirs[n]) for n in tied)
+
+
+def test_weight_figures_handle_a_fresh_model_whose_layer_norms_are_all_ones():
+    torch.manual_seed(0)
+    fresh = gpt.GPT(gpt.GPTConfig(vocab_size=40, n_positions=16, n_embd=32, n_layer=1, n_head=2))
+    assert math.isnan(ch10.kurtosis(fresh.transformer.h[0].ln_1.weight))
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")  # no division by zero on the way
+        fig, alt = ch10.weight_histograms(fresh)
+    assert "kurtosis nan" in alt
+
+
 def test_compress_quantizes_with_chapter_6s_and_ggmls_quantizers(lm):
     name = "transformer.h.1.mlp.c_fc.weight"
     w = lm.model.get_parameter(name)
@@ -270,7 +299,8 @@ def numbers(lm, ids):
     return ch10.prose_numbers(lm, stats=stats, magnitudes=ch10.residual_magnitudes(lm.model, ids),
                               sweep_prune=ch10.prune_sweep(lm), sweep_quant=ch10.quantize_sweep(lm),
                               prune_time={"dense": 1.0, "pruned": 0.98},
-                              estimate={"evaluations": 27, "tokens": 387, "per_token": 0.004, "seconds": 41.8})
+                              estimate={"evaluations": 27, "tokens": 387, "per_token": 0.004, "compressions": 27,
+                                        "per_compression": 7.0, "seconds": 41.8})
 
 
 def test_prose_numbers_are_the_results(numbers, lm):
@@ -297,8 +327,10 @@ def test_gpt2_time_estimate_is_measured_and_scaled():
     assert ch10.gpt2_text_tokens(text) == 4 + 8 + 2
     per_token = ch10.gpt2_seconds_per_token(tokens=16)
     assert 1e-6 < per_token < 1.0
-    estimate = ch10.gpt2_estimate(ch10.load(), {"count": 3, "tokens": 999})
-    assert estimate["seconds"] == pytest.approx(3 * estimate["tokens"] * estimate["per_token"])
+    estimate = ch10.gpt2_estimate(ch10.load(), {"count": 3, "tokens": 999}, compressions=2)
+    assert estimate["seconds"] == pytest.approx(3 * estimate["tokens"] * estimate["per_token"]
+                                                + 2 * estimate["per_compression"])
+    assert 0 < estimate["per_compression"] < 600
 
 
 # ---- the online path ---------------------------------------------------------------------------------------------------
@@ -335,7 +367,8 @@ def test_chapter_code_runs_on_a_gpt2_loaded_the_hub_way(tmp_path):
     magnitudes = ch10.residual_magnitudes(lm.model, ids)
     numbers = ch10.prose_numbers(lm, stats=stats, magnitudes=magnitudes, sweep_prune=ch10.prune_sweep(lm),
                                  sweep_quant=ch10.quantize_sweep(lm), prune_time={"dense": 1.0, "pruned": 1.0},
-                                 estimate={"evaluations": 1, "tokens": len(ids), "per_token": 0.01, "seconds": 5.0})
+                                 estimate={"evaluations": 1, "tokens": len(ids), "per_token": 0.01, "compressions": 1,
+                                           "per_compression": 1.0, "seconds": 5.0})
     assert numbers["model_name"] == "GPT-2 small" and numbers["gpt2_tokens_note"] == ""
     assert "loaded GPT-2 itself" in numbers["estimate_note"]
     for make in (ch10.weight_histograms, ch10.outlier_figure, ch10.cosine_figure):
