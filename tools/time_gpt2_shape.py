@@ -52,7 +52,7 @@ def main() -> None:
         steps[name] = time.perf_counter() - started
         print(f"{name:36}{steps[name]:8.1f} s", flush=True)
     print(f"{'total':36}{sum(steps.values()):8.1f} s   ({ch10.EVALUATIONS['count']} perplexity evaluations of "
-          f"{len(ids)} tokens, {ch10.COMPRESSIONS['count']} compressed copies)")
+          f"{len(ids)} tokens, {ch10.COMPRESSIONS['copy']} compressed copies)")
     estimate = ch10.gpt2_estimate(lm)
     print(f"the chapter's own estimate for these: {estimate['seconds']:.0f} s")
     print(ch.runtime())

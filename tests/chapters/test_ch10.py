@@ -300,7 +300,7 @@ def numbers(lm, ids):
                               sweep_prune=ch10.prune_sweep(lm), sweep_quant=ch10.quantize_sweep(lm),
                               prune_time={"dense": 1.0, "pruned": 0.98},
                               estimate={"evaluations": 27, "tokens": 387, "per_token": 0.004, "compressions": 27,
-                                        "per_compression": 7.0, "seconds": 41.8})
+                                        "per_model": {"copy": 0.5, "prune": 5.0, "quantize": 2.0}, "seconds": 41.8})
 
 
 def test_prose_numbers_are_the_results(numbers, lm):
@@ -327,10 +327,11 @@ def test_gpt2_time_estimate_is_measured_and_scaled():
     assert ch10.gpt2_text_tokens(text) == 4 + 8 + 2
     per_token = ch10.gpt2_seconds_per_token(tokens=16)
     assert 1e-6 < per_token < 1.0
-    estimate = ch10.gpt2_estimate(ch10.load(), {"count": 3, "tokens": 999}, compressions=2)
+    estimate = ch10.gpt2_estimate(ch10.load(), {"count": 3, "tokens": 999}, {"copy": 2, "prune": 1, "quantize": 2})
+    model = estimate["per_model"]
     assert estimate["seconds"] == pytest.approx(3 * estimate["tokens"] * estimate["per_token"]
-                                                + 2 * estimate["per_compression"])
-    assert 0 < estimate["per_compression"] < 600
+                                                + 2 * model["copy"] + model["prune"] + 2 * model["quantize"])
+    assert all(0 < v < 600 for v in model.values()) and estimate["compressions"] == 2
 
 
 # ---- the online path ---------------------------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ def test_chapter_code_runs_on_a_gpt2_loaded_the_hub_way(tmp_path):
     numbers = ch10.prose_numbers(lm, stats=stats, magnitudes=magnitudes, sweep_prune=ch10.prune_sweep(lm),
                                  sweep_quant=ch10.quantize_sweep(lm), prune_time={"dense": 1.0, "pruned": 1.0},
                                  estimate={"evaluations": 1, "tokens": len(ids), "per_token": 0.01, "compressions": 1,
-                                           "per_compression": 1.0, "seconds": 5.0})
+                                           "per_model": {"copy": 0.1, "prune": 1.0, "quantize": 1.0}, "seconds": 5.0})
     assert numbers["model_name"] == "GPT-2 small" and numbers["gpt2_tokens_note"] == ""
     assert "loaded GPT-2 itself" in numbers["estimate_note"]
     for make in (ch10.weight_histograms, ch10.outlier_figure, ch10.cosine_figure):

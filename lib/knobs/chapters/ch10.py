@@ -361,7 +361,7 @@ def cosine_figure(lm, words=PROBE_WORDS):
 
 
 # ---- 4. and 5. compressing the blocks ---------------------------------------------------------------------------------
-COMPRESSIONS = {"count": 0}  # every compressed copy the chapter makes (for the GPT-2 time estimate)
+COMPRESSIONS = {"copy": 0, "prune": 0, "quantize": 0}  # what the chapter's compressions did (GPT-2 estimate)
 
 
 @torch.no_grad()
@@ -408,7 +408,9 @@ def compress(model: gpt.GPT, sparsity: float = 0.0, kind: str = "layer-wise", bi
         raise ValueError(f"kind must be 'layer-wise' or 'global', got {kind!r}")
     if bits is not None and fmt is not None:
         raise ValueError("give bits (with a granularity) or fmt, not both")
-    COMPRESSIONS["count"] += 1
+    COMPRESSIONS["copy"] += 1
+    COMPRESSIONS["prune"] += bool(sparsity)
+    COMPRESSIONS["quantize"] += bits is not None or fmt is not None
     out = copy.deepcopy(model)
     params = {name: out.get_parameter(name) for name in block_matrices(out)}
     sparsity = prune.check_sparsity(sparsity)
@@ -805,33 +807,40 @@ def gpt2_seconds_per_token(tokens: int = 128) -> float:
 
 
 @torch.no_grad()
-def gpt2_seconds_per_block_compression() -> float:
-    """Seconds to prune (50%, layer-wise) and quantize (4 bits per group) one GPT-2 small block's four matrices,
-    random weights of the real shapes, as `compress` does; times 12 for a whole model."""
+def gpt2_seconds_per_block() -> dict[str, float]:
+    """Seconds to copy, prune (50%, layer-wise) and quantize (4 bits per group) one GPT-2 small block's four matrices
+    as `compress` does, on random weights of the real shapes; times 12 for a whole model."""
     c = gpt.GPTConfig()
     torch.manual_seed(0)
     block = gpt.Block(c)
-    params = {name: p for name, p in block.named_parameters() if p.dim() == 2}
+    seconds = {}
+    start = time.perf_counter()
+    params = {name: p.detach().clone() for name, p in block.named_parameters() if p.dim() == 2}
+    seconds["copy"] = time.perf_counter() - start
     start = time.perf_counter()
     masks = magnitude_masks(params, 0.5)
     for name, w in params.items():
         w.mul_(masks[name])
+    seconds["prune"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for w in params.values():
         w.copy_(Q.fake_quantize(w, 4, "symmetric", "group", GROUP))
-    return time.perf_counter() - start
+    seconds["quantize"] = time.perf_counter() - start
+    return seconds
 
 
-def gpt2_estimate(lm, evaluations: dict | None = None, compressions: int | None = None) -> dict:
+def gpt2_estimate(lm, evaluations: dict | None = None, compressions: dict | None = None) -> dict:
     """Seconds the chapter's perplexity evaluations and compressions would take on GPT-2 small here: forward passes
-    and one block's compression measured on GPT-2-shaped random weights, then scaled (chapter 10)."""
+    and one block's copy, pruning and quantization measured on GPT-2-shaped random weights, then scaled (chapter 10)."""
     evaluations = dict(evaluations or EVALUATIONS)
-    compressions = COMPRESSIONS["count"] if compressions is None else compressions
+    compressions = dict(compressions or COMPRESSIONS)
     tokens = len(heldout_ids(lm)) if is_gpt2(lm) else gpt2_text_tokens(pretrained.heldout_text())
     per_token = gpt2_seconds_per_token()
-    per_compression = gpt.GPTConfig().n_layer * gpt2_seconds_per_block_compression()
-    forward = evaluations["count"] * tokens * per_token
+    block = {k: gpt.GPTConfig().n_layer * v for k, v in gpt2_seconds_per_block().items()}  # a whole model's
+    compress_seconds = sum(compressions[k] * block[k] for k in ("copy", "prune", "quantize"))
     return {"evaluations": evaluations["count"], "tokens": tokens, "per_token": per_token,
-            "compressions": compressions, "per_compression": per_compression,
-            "seconds": forward + compressions * per_compression}
+            "compressions": compressions["copy"], "per_model": block,
+            "seconds": evaluations["count"] * tokens * per_token + compress_seconds}
 
 
 # ---- the numbers and verdicts the chapter's prose states (computed, never typed) ------------------------------
@@ -929,7 +938,7 @@ def prose_numbers(lm, stats, magnitudes, sweep_prune, sweep_quant, prune_time, e
         "gpt2_lora_share_8": f"{lora.gpt2_lora_count(gpt.GPTConfig(), 8) / GPT2_SMALL_TOTAL:.2%}",
         "n_evaluations": str(estimate["evaluations"]),
         "n_compressions": str(estimate["compressions"]),
-        "gpt2_compression_s": f"{estimate['per_compression']:.1f} s",
+        "gpt2_compression_s": f"{estimate['per_model']['prune'] + estimate['per_model']['quantize']:.1f} s",
         "gpt2_tokens": f"{estimate['tokens']:,}",
         "gpt2_ms_per_token": f"{estimate['per_token'] * 1e3:.1f}",
         "gpt2_estimate_s": format_seconds(estimate["seconds"]),
