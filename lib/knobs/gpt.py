@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
+
+from knobs.validate import ArgumentTypeError, check_bool, check_instance, check_int, check_number, fail
 
 # HF's Conv1D weights, stored [in, out]; every other tensor has the same layout in the file and here.
 CONV1D_WEIGHTS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
@@ -54,20 +57,21 @@ class GPTConfig:
     def __post_init__(self):
         for name, low, high in (("vocab_size", 2, 1_000_000), ("n_positions", 1, 1_000_000),
                                 ("n_embd", 1, 100_000), ("n_layer", 1, 1000), ("n_head", 1, 1000)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be a whole number between {low} and {high}, got {value!r}")
+            check_int(name, getattr(self, name), low, high)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head}): heads split it")
-        if self.n_inner is not None and (not isinstance(self.n_inner, int) or self.n_inner < 1):
-            raise ValueError(f"n_inner must be None or a whole number of at least 1, got {self.n_inner!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be between 0 (included) and 1 (excluded), got {self.dropout!r}")
+        if self.n_inner is not None:
+            check_int("n_inner", self.n_inner, 1, must="None or a whole number of at least 1")
+        check_number("layer_norm_epsilon", self.layer_norm_epsilon, 0, 1, low_open=True)
+        check_bool("tie_word_embeddings", self.tie_word_embeddings)
+        check_number("dropout", self.dropout, 0, 1, high_open=True,
+                     must="a number between 0 (included) and 1 (excluded)")
 
 
 class CausalSelfAttention(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
+        check_instance("c", c, GPTConfig, "a GPTConfig")
         self.n_head, self.dropout = c.n_head, c.dropout
         self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd)  # queries, keys and values of all heads in one matrix
         self.c_proj = nn.Linear(c.n_embd, c.n_embd)  # mixes the heads' outputs back into the stream
@@ -87,6 +91,7 @@ class CausalSelfAttention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
+        check_instance("c", c, GPTConfig, "a GPTConfig")
         inner = c.n_inner or 4 * c.n_embd
         self.c_fc = nn.Linear(c.n_embd, inner)
         self.c_proj = nn.Linear(inner, c.n_embd)
@@ -102,6 +107,7 @@ class Block(nn.Module):
 
     def __init__(self, c: GPTConfig):
         super().__init__()
+        check_instance("c", c, GPTConfig, "a GPTConfig")
         self.ln_1 = nn.LayerNorm(c.n_embd, eps=c.layer_norm_epsilon)
         self.attn = CausalSelfAttention(c)
         self.ln_2 = nn.LayerNorm(c.n_embd, eps=c.layer_norm_epsilon)
@@ -117,6 +123,7 @@ class GPT(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
+        check_instance("config", config, GPTConfig, "a GPTConfig")
         self.config = c = config
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(c.vocab_size, c.n_embd),  # token embeddings
@@ -154,6 +161,7 @@ class GPT(nn.Module):
 # ---- Hugging Face files: config.json + model.safetensors ---------------------------------------------------------
 def config_from_hf(hf: dict) -> GPTConfig:
     """A GPTConfig from a Hugging Face GPT-2 config.json (as a dict); refuses settings this module does not compute."""
+    check_instance("hf", hf, dict, "the contents of a config.json (a dict)")
     if hf.get("model_type") != "gpt2":
         raise ValueError(f"config.json: model_type must be 'gpt2', got {hf.get('model_type')!r}")
     # Settings that change the function computed: loading them silently would give other numbers.
@@ -161,6 +169,9 @@ def config_from_hf(hf: dict) -> GPTConfig:
                          ("scale_attn_by_inverse_layer_idx", (False,)), ("add_cross_attention", (False,))):
         if key in hf and hf[key] not in allowed:
             raise ValueError(f"config.json: {key} must be one of {allowed} for knobs.gpt, got {hf[key]!r}")
+    needed = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")
+    if any(key not in hf for key in needed):
+        fail("hf", f"a GPT-2 config.json with {', '.join(needed)}", hf)
     return GPTConfig(vocab_size=hf["vocab_size"], n_positions=hf["n_positions"], n_embd=hf["n_embd"],
                      n_layer=hf["n_layer"], n_head=hf["n_head"], n_inner=hf.get("n_inner"),
                      layer_norm_epsilon=hf.get("layer_norm_epsilon", 1e-5),
@@ -169,6 +180,7 @@ def config_from_hf(hf: dict) -> GPTConfig:
 
 def config_to_hf(c: GPTConfig, **extra) -> dict:
     """The config.json transformers expects for GPT2LMHeadModel (`extra`: e.g. bos_token_id)."""
+    check_instance("c", c, GPTConfig, "a GPTConfig")
     fields = {k: v for k, v in asdict(c).items() if k != "dropout"}
     return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new",
             "n_ctx": c.n_positions, **fields, "attn_pdrop": c.dropout, "embd_pdrop": c.dropout,
@@ -182,6 +194,8 @@ def _file_shape(name: str, shape) -> tuple[int, ...]:
 @torch.no_grad()
 def load_state_dict_hf(model: GPT, state_dict: dict[str, torch.Tensor]) -> GPT:
     """Put a Hugging Face GPT-2 state dict (keys with or without 'transformer.') into `model`; returns it."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
+    check_instance("state_dict", state_dict, dict, "a dict of tensor name -> tensor")
     incoming = {}  # our name -> (the file's name, tensor in our layout)
     for key, tensor in state_dict.items():
         if key.endswith(IGNORED_KEYS):
@@ -218,6 +232,7 @@ def load_state_dict_hf(model: GPT, state_dict: dict[str, torch.Tensor]) -> GPT:
 
 
 def _checkpoint_files(path) -> tuple[Path, Path]:
+    check_instance("path", path, (str, os.PathLike), "a folder (or its model.safetensors) as a str or Path")
     path = Path(path)
     weights = path / "model.safetensors" if path.is_dir() else path
     config = weights.parent / "config.json"
@@ -241,6 +256,7 @@ def from_safetensors(path) -> GPT:
 
 def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     """The model's tensors named and laid out as in the released GPT-2 file (no 'transformer.', Conv1D [in, out])."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
     out = {}
     for name, tensor in model.state_dict().items():
         if name == "lm_head.weight" and model.config.tie_word_embeddings:
@@ -252,6 +268,8 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
 
 def to_safetensors(model: GPT, directory, **config_extra) -> Path:
     """Write config.json + model.safetensors that transformers and `from_safetensors` both load; returns the folder."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
+    check_instance("directory", directory, (str, os.PathLike), "a folder as a str or Path")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(json.dumps(config_to_hf(model.config, **config_extra), indent=2) + "\n")
@@ -268,6 +286,7 @@ PARTS = (("transformer.wte.", "token embeddings"), ("transformer.wpe.", "positio
 
 def parameter_groups(model: GPT) -> dict[str, int]:
     """Parameters per part of the model, counted from its tensors (a tied output layer counts 0: it is wte)."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
     groups = dict.fromkeys((part for _, part in PARTS), 0)
     for name, p in model.named_parameters():  # named_parameters lists a shared tensor once
         groups[next(part for pattern, part in PARTS if pattern in name)] += p.numel()
@@ -275,7 +294,13 @@ def parameter_groups(model: GPT) -> dict[str, int]:
 
 
 def _as_ids(ids) -> torch.Tensor:
-    ids = torch.as_tensor(ids, dtype=torch.long)
+    try:
+        ids = torch.as_tensor(ids)
+    except (TypeError, ValueError, RuntimeError):
+        fail("ids", "one sequence of token ids (a list or a 1-D tensor of whole numbers)", ids, ArgumentTypeError)
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        fail("ids", "token ids (whole numbers)", ids, ArgumentTypeError)
+    ids = ids.long()
     if ids.ndim != 1:
         raise ValueError(f"ids must be one sequence of token ids (1-D), got shape {tuple(ids.shape)}")
     return ids
@@ -284,6 +309,9 @@ def _as_ids(ids) -> torch.Tensor:
 @torch.no_grad()
 def perplexity(model: GPT, ids, stride: int | None = None) -> float:
     """exp(mean next-token loss) over `ids`; texts longer than the context slide a window by `stride` (chapter 10)."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
+    if stride is not None:
+        check_int("stride", stride, 1)
     ids, T = _as_ids(ids), model.config.n_positions
     if len(ids) < 2:
         raise ValueError(f"ids must hold at least 2 tokens (the first is only context), got {len(ids)}")
@@ -310,11 +338,11 @@ def perplexity(model: GPT, ids, stride: int | None = None) -> float:
 @torch.no_grad()
 def generate(model: GPT, ids, max_new_tokens: int = 20) -> list[int]:
     """Greedy decoding: append the most likely next token `max_new_tokens` times (deterministic)."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
     ids = _as_ids(ids)
     if len(ids) < 1:
         raise ValueError("ids must hold at least one token to continue from")
-    if not isinstance(max_new_tokens, int) or not 0 <= max_new_tokens <= 10_000:
-        raise ValueError(f"max_new_tokens must be a whole number between 0 and 10000, got {max_new_tokens!r}")
+    check_int("max_new_tokens", max_new_tokens, 0, 10_000)
     was_training = model.training
     model.eval()
     out = ids.tolist()
