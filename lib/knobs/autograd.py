@@ -22,17 +22,21 @@ from __future__ import annotations
 import math
 import numbers
 
+from knobs.validate import ArgumentTypeError, check_instance, check_text, fail
+
 
 class Value:
     """One number in a computational graph, with the gradient of the final output with respect to it."""
 
     def __init__(self, data: float, children: tuple = (), op: str = "", label: str = ""):
-        if isinstance(data, bool) or not isinstance(data, numbers.Real) or not math.isfinite(data):
+        if isinstance(data, bool) or not isinstance(data, numbers.Real) or not _finite(data):
             if children:  # the result of an operation left the floats: say which one
                 operands = ", ".join(f"{c.data:g}" for c in children)
                 raise ValueError(f"{op} of {operands} gives {data!r}, beyond the largest float (about 1.8e308): "
                                  "a Value must stay a finite number")
-            raise ValueError(f"data must be a finite number, got {data!r}")
+            fail("data", "a finite number (a float holds up to about 1.8e308)", data,
+                 ValueError if isinstance(data, numbers.Real) and not isinstance(data, bool) else ArgumentTypeError)
+        check_text("label", label)
         self.data, self.grad = float(data), 0.0
         self._prev, self._op, self.label = tuple(children), op, label
         self._backward = lambda: None  # a leaf (an input or a parameter) has no rule to run
@@ -177,7 +181,19 @@ class Value:
 
 def as_value(x) -> Value:
     """Wrap a plain number as a (constant) Value; leave Values alone."""
-    return x if isinstance(x, Value) else Value(x)
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not _finite(x):
+        fail("x", "a finite number or a Value", x, ValueError if isinstance(x, numbers.Real) else ArgumentTypeError)
+    return Value(x)
+
+
+def _finite(x) -> bool:
+    """math.isfinite, but False (not an OverflowError) for an int beyond the largest float, such as 2**1024."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
 
 
 def _power(a: float, k: float) -> float:
@@ -193,6 +209,7 @@ def _power(a: float, k: float) -> float:
 
 def topological_order(root: Value) -> list[Value]:
     """Every Value `root` depends on, each after all of its inputs (inputs first, root last)."""
+    check_instance("root", root, Value, "a knobs.autograd Value")
     order, seen, stack = [], set(), [(root, False)]
     while stack:  # an explicit stack: deep graphs do not hit Python's recursion limit
         node, inputs_done = stack.pop()

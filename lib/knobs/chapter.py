@@ -5,10 +5,13 @@ import time
 
 from knobs.runtime import use_one_thread
 from knobs.train import seed
+from knobs.validate import check_bool, check_int, check_text
 
 
 class Chapter:
     def __init__(self, number: int, seed_value: int = 0):
+        check_int("number", number, 1, 99)
+        check_int("seed_value", seed_value, 0)
         self.number = number
         self.started = time.perf_counter()
         seed(seed_value)
@@ -27,6 +30,8 @@ def start(number: int, seed_value: int = 0) -> Chapter:
 
 def glue(name: str, value, display: bool = False):
     """Hand a computed value to the book's prose ({glue:text}`name`); a no-op outside the book build."""
+    check_text("name", name, empty=False)
+    check_bool("display", display)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # Colab and plain Jupyter have no myst_nb: the value just isn't glued

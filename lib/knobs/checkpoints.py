@@ -13,6 +13,7 @@ Checked against transformers in tests/unit/test_checkpoints.py.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from knobs.gpt import GPT, GPTConfig
+from knobs.validate import check_instance, fail
 
 # HF's Conv1D weights, stored [in, out]; every other tensor has the same layout in the file and in knobs.gpt.
 CONV1D_WEIGHTS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
@@ -32,6 +34,7 @@ META_ABOVE = 10_000_000
 
 def config_from_hf(hf: dict) -> GPTConfig:
     """A GPTConfig from a Hugging Face GPT-2 config.json (as a dict); refuses settings this module does not compute."""
+    check_instance("hf", hf, dict, "the contents of a config.json (a dict)")
     if hf.get("model_type") != "gpt2":
         raise ValueError(f"config.json: model_type must be 'gpt2', got {hf.get('model_type')!r}")
     # Settings that change the function computed: loading them silently would give other numbers.
@@ -39,6 +42,9 @@ def config_from_hf(hf: dict) -> GPTConfig:
                          ("scale_attn_by_inverse_layer_idx", (False,)), ("add_cross_attention", (False,))):
         if key in hf and hf[key] not in allowed:
             raise ValueError(f"config.json: {key} must be one of {allowed} for knobs.gpt, got {hf[key]!r}")
+    needed = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")
+    if any(key not in hf for key in needed):
+        fail("hf", f"a GPT-2 config.json with {', '.join(needed)}", hf)
     return GPTConfig(vocab_size=hf["vocab_size"], n_positions=hf["n_positions"], n_embd=hf["n_embd"],
                      n_layer=hf["n_layer"], n_head=hf["n_head"], n_inner=hf.get("n_inner"),
                      layer_norm_epsilon=hf.get("layer_norm_epsilon", 1e-5),
@@ -47,6 +53,7 @@ def config_from_hf(hf: dict) -> GPTConfig:
 
 def config_to_hf(c: GPTConfig, **extra) -> dict:
     """The config.json transformers expects for GPT2LMHeadModel (`extra`: e.g. bos_token_id)."""
+    check_instance("c", c, GPTConfig, "a GPTConfig")
     fields = {k: v for k, v in asdict(c).items() if k != "dropout"}
     return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new",
             "n_ctx": c.n_positions, **fields, "attn_pdrop": c.dropout, "embd_pdrop": c.dropout,
@@ -60,6 +67,8 @@ def _file_shape(name: str, shape) -> tuple[int, ...]:
 @torch.no_grad()
 def load_state_dict_hf(model: GPT, state_dict: dict[str, torch.Tensor]) -> GPT:
     """Put a Hugging Face GPT-2 state dict (keys with or without 'transformer.') into `model`; returns it."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
+    check_instance("state_dict", state_dict, dict, "a dict of tensor name -> tensor")
     incoming = {}  # our name -> (the file's name, tensor in our layout)
     for key, tensor in state_dict.items():
         if key.endswith(IGNORED_KEYS):
@@ -96,6 +105,7 @@ def load_state_dict_hf(model: GPT, state_dict: dict[str, torch.Tensor]) -> GPT:
 
 
 def _checkpoint_files(path) -> tuple[Path, Path]:
+    check_instance("path", path, (str, os.PathLike), "a folder (or its model.safetensors) as a str or Path")
     path = Path(path)
     weights = path / "model.safetensors" if path.is_dir() else path
     config = weights.parent / "config.json"
@@ -127,6 +137,7 @@ def from_safetensors(path) -> GPT:
 
 def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     """The model's tensors named and laid out as in the released GPT-2 file (no 'transformer.', Conv1D [in, out])."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
     out = {}
     for name, tensor in model.state_dict().items():
         if name == "lm_head.weight" and model.config.tie_word_embeddings:
@@ -138,6 +149,8 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
 
 def to_safetensors(model: GPT, directory, **config_extra) -> Path:
     """Write config.json + model.safetensors that transformers and `from_safetensors` both load; returns the folder."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
+    check_instance("directory", directory, (str, os.PathLike), "a folder as a str or Path")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(json.dumps(config_to_hf(model.config, **config_extra), indent=2) + "\n")

@@ -21,13 +21,28 @@ answer (nearest_words, analogy, principal_axes); neighbour_agreement reads it as
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import replace
 
 import torch
 from torch import nn
 
-from knobs.models import GPT2Config, gpt2_parameter_formula
+from knobs.data import Vocab
+from knobs.models import GPT2Config, check_tiny_lm, gpt2_parameter_formula
+from knobs.validate import ArgumentTypeError, check_bool, check_instance, check_int, check_number, check_text, fail
+
+
+def _as_tensor(name: str, x, **kw) -> torch.Tensor:
+    """torch.as_tensor(x), or an error naming the argument when x is not numbers (a string, None, ragged lists)."""
+    try:
+        return torch.as_tensor(x, **kw)
+    except (TypeError, ValueError, RuntimeError):
+        fail(name, "a tensor, an array or a list of numbers", x, ArgumentTypeError)
+
+
+def _check_vocab(vocab, E) -> None:
+    check_instance("vocab", vocab, Vocab, "a knobs Vocab (e.g. data.farm_split().vocab)")
+    if E.shape[0] != len(vocab):
+        raise ValueError(f"E has {E.shape[0]} rows but the vocabulary has {len(vocab)} words")
 
 
 def _table(E, name: str = "E", finite: bool = True) -> torch.Tensor:
@@ -47,7 +62,7 @@ def _table(E, name: str = "E", finite: bool = True) -> torch.Tensor:
 # ---- the lookup ---------------------------------------------------------------------------------
 def one_hot(ids: torch.Tensor, num_words: int) -> torch.Tensor:
     """(…,) word ids -> (…, num_words) rows of zeros with a single 1 at each id."""
-    ids = torch.as_tensor(ids)
+    ids = _as_tensor("ids", ids)
     if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
         raise ValueError(f"ids must be whole-number word ids, got dtype {ids.dtype}")
     if isinstance(num_words, bool) or not isinstance(num_words, int) or num_words < 1:
@@ -60,7 +75,7 @@ def one_hot(ids: torch.Tensor, num_words: int) -> torch.Tensor:
 
 def lookup_by_one_hot(E: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """What nn.Embedding does, written as a product: one_hot(ids) (…, V) @ E (V, d) -> (…, d)."""
-    E = torch.as_tensor(E)
+    E = _as_tensor("E", E)
     if E.ndim != 2:
         raise ValueError(f"E must be a 2-D table (words × dimensions), got shape {tuple(E.shape)}")
     return one_hot(ids, E.shape[0]).to(E.dtype) @ E
@@ -83,9 +98,8 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor, dim: int = -1, eps: floa
     and (with a small eps) numbers far above 1 for the second.
     NaN or inf in a vector gives NaN, as in torch. The result has the inputs' (promoted) dtype.
     """
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
-        raise ValueError(f"eps must be a small positive number, got {eps!r}")
-    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    check_number("eps", eps, 0, low_open=True)
+    a, b = _as_tensor("a", a), _as_tensor("b", b)
     if not (a.is_floating_point() and b.is_floating_point()):
         raise ValueError(f"a and b must be floating-point tensors, got {a.dtype} and {b.dtype}")
     a, b = torch.broadcast_tensors(a, b)
@@ -112,9 +126,9 @@ def similarity_matrix(E) -> torch.Tensor:
 def nearest_words(E, vocab, word: str, k: int = 3) -> list[tuple[str, float]]:
     """The k words whose vectors point most nearly the same way as `word`'s (the word itself left out)."""
     E = _table(E)
-    if E.shape[0] != len(vocab):
-        raise ValueError(f"E has {E.shape[0]} rows but the vocabulary has {len(vocab)} words")
-    if not isinstance(k, int) or not 1 <= k <= len(vocab) - 1:
+    _check_vocab(vocab, E)
+    check_text("word", word)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(vocab) - 1:
         raise ValueError(f"k must be between 1 and {len(vocab) - 1}, got {k!r}")
     i = vocab.id(word)
     sims = cosine_similarity(E, E[i])
@@ -130,11 +144,13 @@ def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool =
     shows what the arithmetic alone gives (often one of the inputs: Nissim et al. 2020).
     """
     E = _table(E)
-    if E.shape[0] != len(vocab):
-        raise ValueError(f"E has {E.shape[0]} rows but the vocabulary has {len(vocab)} words")
+    _check_vocab(vocab, E)
+    for name, word in (("a", a), ("b", b), ("c", c)):
+        check_text(name, word)
+    check_bool("exclude_inputs", exclude_inputs)
     ia, ib, ic = vocab.id(a), vocab.id(b), vocab.id(c)
     left = len(vocab) - (len({ia, ib, ic}) if exclude_inputs else 0)
-    if not isinstance(k, int) or not 1 <= k <= left:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= left:
         raise ValueError(f"k must be between 1 and {left}, got {k!r}")
     sims = cosine_similarity(E, E[ib] - E[ia] + E[ic])
     if exclude_inputs:
@@ -146,6 +162,7 @@ def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool =
 def neighbor_agreement(E, labels: list[str]) -> float:
     """Share of words whose nearest other word (by cosine) carries the same label; 0..1."""
     E = _table(E, finite=False)  # a diverged run's NaNs count as zeros below
+    check_instance("labels", labels, (list, tuple), "a list with one label per row of E")
     if len(labels) != E.shape[0]:
         raise ValueError(f"labels must give one label per row of E ({E.shape[0]}), got {len(labels)}")
     sims = similarity_matrix(torch.nan_to_num(E, nan=0.0, posinf=0.0, neginf=0.0))
@@ -156,6 +173,7 @@ def neighbor_agreement(E, labels: list[str]) -> float:
 
 def chance_agreement(labels: list[str]) -> float:
     """The expected neighbour agreement if each word's nearest neighbour were a random other word."""
+    check_instance("labels", labels, (list, tuple), "a list of labels")
     n = len(labels)
     if n < 2:
         raise ValueError(f"labels must have at least 2 entries, got {n}")
@@ -169,7 +187,7 @@ def context_profiles(ids, num_words: int) -> torch.Tensor:
     The next-word task only ever asks an embedding what tends to follow its word,
     so words with similar profiles have every reason to get similar vectors.
     """
-    ids = torch.as_tensor(ids).long().flatten()
+    ids = _as_tensor("ids", ids).long().flatten()
     if ids.numel() < 3:
         raise ValueError(f"ids must hold at least 3 word ids, got {ids.numel()}")
     if not isinstance(num_words, int) or not 0 <= int(ids.min()) <= int(ids.max()) < num_words:
@@ -202,8 +220,11 @@ def principal_axes(E, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 def project(E, mean: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
     """(V, d) -> (V, k): coordinates of each word along fixed axes (from principal_axes)."""
     E = _table(E, finite=False)  # a diverged run's NaNs stay NaN on the map
-    if axes.shape[0] != E.shape[1]:
-        raise ValueError(f"axes are for {axes.shape[0]} dimensions but E has {E.shape[1]}")
+    mean, axes = _as_tensor("mean", mean), _as_tensor("axes", axes)
+    if mean.shape != E.shape[1:]:
+        fail("mean", f"one number per dimension of E ({E.shape[1]})", mean)
+    if axes.ndim != 2 or axes.shape[0] != E.shape[1]:
+        fail("axes", f"a ({E.shape[1]}, k) matrix, one row per dimension of E (from principal_axes)", axes)
     return (E - mean.to(E.dtype)) @ axes.to(E.dtype)
 
 
@@ -212,8 +233,7 @@ def random_rotation(d: int, seed: int = 0) -> torch.Tensor:
     """A random d × d rotation matrix R (R Rᵀ = I, det R = +1), the same for the same seed."""
     if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 4096:
         raise ValueError(f"d must be a whole number between 1 and 4096, got {d!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be a whole number, got {seed!r}")
+    check_int("seed", seed, 0)
     generator = torch.Generator().manual_seed(seed)
     Q, Rtri = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
     Q = Q * torch.sign(torch.diagonal(Rtri))  # makes the draw uniform over orthogonal matrices
@@ -230,8 +250,9 @@ def rotate_tiny_lm(model: nn.Module, R: torch.Tensor) -> nn.Module:
     vectors side by side, so each block W_k of its weight (the columns that read
     context word k) becomes W_k R: W_k R (e R)ᵀ = W_k R Rᵀ eᵀ = W_k eᵀ.
     """
+    check_tiny_lm(model, exact=True)
     d = model.embed.weight.shape[1]
-    R = torch.as_tensor(R, dtype=model.embed.weight.dtype)
+    R = _as_tensor("R", R, dtype=model.embed.weight.dtype)
     if R.shape != (d, d):
         raise ValueError(f"R must be a {d} × {d} matrix for this model's {d}-number word vectors, got {tuple(R.shape)}")
     if not torch.allclose(R @ R.T, torch.eye(d), atol=1e-4):
@@ -247,6 +268,8 @@ def rotate_tiny_lm(model: nn.Module, R: torch.Tensor) -> nn.Module:
 # ---- real models ----------------------------------------------------------------------------------
 def embedding_share(config: GPT2Config | None = None) -> dict[str, float]:
     """GPT-2's token and position embedding counts and their share of all parameters, from its configuration."""
+    if config is not None:
+        check_instance("config", config, GPT2Config, "a GPT2Config (or None for GPT-2 small)")
     config = config or GPT2Config()
     parts = gpt2_parameter_formula(config)
     total = sum(parts.values())
@@ -256,10 +279,14 @@ def embedding_share(config: GPT2Config | None = None) -> dict[str, float]:
 
 def parameters_by_vocab_size(sizes, config: GPT2Config | None = None, tied: bool = True) -> list[int]:
     """GPT-2's total parameter count if its vocabulary had each of `sizes` tokens (everything else kept)."""
+    if config is not None:
+        check_instance("config", config, GPT2Config, "a GPT2Config (or None for GPT-2 small)")
+    check_bool("tied", tied)
+    if isinstance(sizes, str) or not hasattr(sizes, "__iter__"):
+        fail("sizes", "a list of vocabulary sizes", sizes, ArgumentTypeError)
     config = config or GPT2Config()
     counts = []
     for V in sizes:
-        if not isinstance(V, int) or not 2 <= V <= 10_000_000:
-            raise ValueError(f"each vocabulary size must be a whole number between 2 and 10,000,000, got {V!r}")
+        check_int("sizes (each vocabulary size)", V, 2, 10_000_000)
         counts.append(sum(gpt2_parameter_formula(replace(config, vocab_size=V, tie_word_embeddings=tied)).values()))
     return counts

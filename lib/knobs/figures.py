@@ -10,6 +10,8 @@ import base64
 import html
 import io
 
+from knobs.validate import check_axes, check_figure, check_int, check_instance, check_text, fail
+
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 DIVERGING_CMAP = "RdBu_r"
 
@@ -19,6 +21,7 @@ TITLE_SIZE, LABEL_SIZE, TICK_SIZE, LEGEND_SIZE = 9, 8, 7, 7
 
 def style_axes(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None) -> None:
     """Title, axis labels and tick labels in the book's sizes (what every lab panel starts with)."""
+    check_axes("ax", ax)
     if title is not None:
         ax.set_title(title, fontsize=TITLE_SIZE)
     if xlabel is not None:
@@ -30,6 +33,8 @@ def style_axes(ax, title: str | None = None, xlabel: str | None = None, ylabel: 
 
 def figure_png(fig, dpi: int = 80) -> bytes:
     """Render a figure to PNG bytes."""
+    check_figure("fig", fig)
+    check_int("dpi", dpi, 1, 1200)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
@@ -39,6 +44,8 @@ class FigureWithAlt:
     """A figure shown as <img alt=...> in HTML (the book) and as a PNG elsewhere."""
 
     def __init__(self, png: bytes, alt: str):
+        check_instance("png", png, bytes, "the PNG image's bytes")
+        check_text("alt", alt)
         self.png, self.alt = png, alt
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -52,8 +59,9 @@ def show_figure(fig, alt: str, dpi: int = 80) -> FigureWithAlt:
     """Return a figure as a displayable image with alt text, and close it (every chapter)."""
     import matplotlib.pyplot as plt
 
+    check_figure("fig", fig)
     if not isinstance(alt, str) or not alt.strip():
-        raise ValueError("alt must describe what the figure shows (it is read aloud by screen readers)")
+        fail("alt", "a sentence describing what the figure shows (it is read aloud by screen readers)", alt)
     png = figure_png(fig, dpi)
     plt.close(fig)
     return FigureWithAlt(png, alt)

@@ -24,6 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from knobs.validate import ArgumentTypeError, check_bool, check_instance, check_int, check_number, fail
+
 
 @dataclass
 class GPTConfig:
@@ -42,20 +44,21 @@ class GPTConfig:
     def __post_init__(self):
         for name, low, high in (("vocab_size", 2, 1_000_000), ("n_positions", 1, 1_000_000),
                                 ("n_embd", 1, 100_000), ("n_layer", 1, 1000), ("n_head", 1, 1000)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be a whole number between {low} and {high}, got {value!r}")
+            check_int(name, getattr(self, name), low, high)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head}): heads split it")
-        if self.n_inner is not None and (not isinstance(self.n_inner, int) or self.n_inner < 1):
-            raise ValueError(f"n_inner must be None or a whole number of at least 1, got {self.n_inner!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be between 0 (included) and 1 (excluded), got {self.dropout!r}")
+        if self.n_inner is not None:
+            check_int("n_inner", self.n_inner, 1, must="None or a whole number of at least 1")
+        check_number("layer_norm_epsilon", self.layer_norm_epsilon, 0, 1, low_open=True)
+        check_bool("tie_word_embeddings", self.tie_word_embeddings)
+        check_number("dropout", self.dropout, 0, 1, high_open=True,
+                     must="a number between 0 (included) and 1 (excluded)")
 
 
 class CausalSelfAttention(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
+        check_instance("c", c, GPTConfig, "a GPTConfig")
         self.n_head, self.dropout = c.n_head, c.dropout
         self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd)  # queries, keys and values of all heads in one matrix
         self.c_proj = nn.Linear(c.n_embd, c.n_embd)  # mixes the heads' outputs back into the stream
@@ -75,6 +78,7 @@ class CausalSelfAttention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
+        check_instance("c", c, GPTConfig, "a GPTConfig")
         inner = c.n_inner or 4 * c.n_embd
         self.c_fc = nn.Linear(c.n_embd, inner)
         self.c_proj = nn.Linear(inner, c.n_embd)
@@ -90,6 +94,7 @@ class Block(nn.Module):
 
     def __init__(self, c: GPTConfig):
         super().__init__()
+        check_instance("c", c, GPTConfig, "a GPTConfig")
         self.ln_1 = nn.LayerNorm(c.n_embd, eps=c.layer_norm_epsilon)
         self.attn = CausalSelfAttention(c)
         self.ln_2 = nn.LayerNorm(c.n_embd, eps=c.layer_norm_epsilon)
@@ -105,6 +110,7 @@ class GPT(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
+        check_instance("config", config, GPTConfig, "a GPTConfig")
         self.config = c = config
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(c.vocab_size, c.n_embd),  # token embeddings
@@ -148,6 +154,7 @@ PARTS = (("transformer.wte.", "token embeddings"), ("transformer.wpe.", "positio
 
 def parameter_groups(model: GPT) -> dict[str, int]:
     """Parameters per part of the model, counted from its tensors (a tied output layer counts 0: it is wte)."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
     groups = dict.fromkeys((part for _, part in PARTS), 0)
     for name, p in model.named_parameters():  # named_parameters lists a shared tensor once
         groups[next(part for pattern, part in PARTS if pattern in name)] += p.numel()
@@ -155,7 +162,13 @@ def parameter_groups(model: GPT) -> dict[str, int]:
 
 
 def _as_ids(ids) -> torch.Tensor:
-    ids = torch.as_tensor(ids, dtype=torch.long)
+    try:
+        ids = torch.as_tensor(ids)
+    except (TypeError, ValueError, RuntimeError):
+        fail("ids", "one sequence of token ids (a list or a 1-D tensor of whole numbers)", ids, ArgumentTypeError)
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        fail("ids", "token ids (whole numbers)", ids, ArgumentTypeError)
+    ids = ids.long()
     if ids.ndim != 1:
         raise ValueError(f"ids must be one sequence of token ids (1-D), got shape {tuple(ids.shape)}")
     return ids
@@ -174,6 +187,9 @@ def windows(n_tokens: int, context: int, stride: int) -> list[tuple[int, int, in
 @torch.no_grad()
 def perplexity(model: GPT, ids, stride: int | None = None) -> float:
     """exp(mean next-token loss) over `ids`; texts longer than the context slide a window by `stride` (chapter 10)."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
+    if stride is not None:
+        check_int("stride", stride, 1)
     ids, T = _as_ids(ids), model.config.n_positions
     if len(ids) < 2:
         raise ValueError(f"ids must hold at least 2 tokens (the first is only context), got {len(ids)}")
@@ -202,11 +218,11 @@ def perplexity(model: GPT, ids, stride: int | None = None) -> float:
 @torch.no_grad()
 def generate(model: GPT, ids, max_new_tokens: int = 20) -> list[int]:
     """Greedy decoding: append the most likely next token `max_new_tokens` times (deterministic)."""
+    check_instance("model", model, GPT, "a knobs.gpt GPT")
     ids = _as_ids(ids)
     if len(ids) < 1:
         raise ValueError("ids must hold at least one token to continue from")
-    if not isinstance(max_new_tokens, int) or not 0 <= max_new_tokens <= 10_000:
-        raise ValueError(f"max_new_tokens must be a whole number between 0 and 10000, got {max_new_tokens!r}")
+    check_int("max_new_tokens", max_new_tokens, 0, 10_000)
     was_training = model.training
     model.eval()
     out = ids.tolist()

@@ -16,20 +16,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from knobs.validate import ArgumentTypeError, check_instance, check_int, check_number, fail
+
 
 class LoRALinear(nn.Module):
     """A frozen nn.Linear plus a trainable rank-`rank` update scaled by alpha / rank (chapter 8)."""
 
     def __init__(self, base: nn.Linear, rank: int = 4, alpha: float | None = None):
         super().__init__()
-        if not isinstance(base, nn.Linear):
-            raise ValueError(f"LoRA wraps an nn.Linear, got {type(base).__name__}")
+        check_instance("base", base, nn.Linear, "an nn.Linear (LoRA wraps a Linear layer)")
         most = min(base.in_features, base.out_features)
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= most:
             raise ValueError(f"rank must be a whole number between 1 and {most}, got {rank!r}")
-        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
-                                  or not 0 < alpha < math.inf):
-            raise ValueError(f"alpha must be a positive finite number (or None for alpha = rank), got {alpha!r}")
+        if alpha is not None:
+            check_number("alpha", alpha, 0, low_open=True, must="a positive finite number (or None for alpha = rank)")
         self.base, self.rank = base, rank
         self.scale = (alpha if alpha is not None else rank) / rank  # alpha = rank: scale 1
         for p in self.base.parameters():
@@ -62,11 +62,18 @@ class LoRALinear(nn.Module):
 
 def lora_parameter_count(in_features: int, out_features: int, rank: int) -> int:
     """Trainable numbers of one LoRA adapter: A is rank × in, B is out × rank."""
+    for name, value in (("in_features", in_features), ("out_features", out_features), ("rank", rank)):
+        check_int(name, value, 1)
     return rank * (in_features + out_features)
 
 
 def gpt2_lora_count(config, rank: int, targets=("attn_qkv", "attn_proj")) -> int:
     """Trainable parameters when every block's `targets` matrices of GPT-2 get a rank-`rank` adapter (chapter 8)."""
+    if not (hasattr(config, "n_embd") and hasattr(config, "n_layer")):
+        fail("config", "a GPT-2 configuration (models.GPT2Config or gpt.GPTConfig)", config, ArgumentTypeError)
+    check_int("rank", rank, 1)
+    if isinstance(targets, str) or not isinstance(targets, (list, tuple, set)):
+        fail("targets", "a tuple of matrix names", targets, ArgumentTypeError)
     d = config.n_embd
     shapes = {"attn_qkv": (d, 3 * d), "attn_proj": (d, d), "mlp_fc": (d, 4 * d), "mlp_proj": (4 * d, d)}
     unknown = set(targets) - set(shapes)

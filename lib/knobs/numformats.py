@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from knobs.validate import check_bool
+
 FORMATS = ("fp32", "fp16", "bf16", "int8", "int4")
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8}
 
@@ -45,6 +47,7 @@ def int_range(bits: int, signed: bool = True) -> tuple[int, int]:
     """The smallest and largest integer `bits` bits can hold (two's complement when signed)."""
     if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 32:
         raise ValueError(f"bits must be a whole number between 1 and 32, got {bits!r}")
+    check_bool("signed", signed)
     return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
 
 

@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 
 from knobs import checkpoints, gpt
+from knobs.validate import ArgumentTypeError, check_instance, check_int, check_number, check_text, fail
 
 HUB_REPO = "openai-community/gpt2"
 HUB_FILES = ("config.json", "model.safetensors", "tokenizer.json")
@@ -46,6 +47,8 @@ class WordTokenizer:
     """The stand-in's tokenizer: one id per word, '.' a word of its own, lower case (vocab.json: word -> id)."""
 
     def __init__(self, vocab: dict[str, int]):
+        if not isinstance(vocab, dict) or not all(isinstance(w, str) and isinstance(i, int) for w, i in vocab.items()):
+            fail("vocab", "a dict of word -> id (vocab.json)", vocab, ArgumentTypeError)
         self.ids = dict(vocab)
         self.words = [w for w, _ in sorted(self.ids.items(), key=lambda item: item[1])]  # id -> word
 
@@ -76,6 +79,9 @@ class BPETokenizer:
     """GPT-2's byte-level BPE (a tokenizer.json read by the `tokenizers` package): any text, no unknown words."""
 
     def __init__(self, path):
+        check_instance("path", path, (str, os.PathLike), "the path of a tokenizer.json (a str or Path)")
+        if not Path(path).is_file():
+            fail("path", "an existing tokenizer.json file", str(path))
         from tokenizers import Tokenizer  # only the online path needs the package
 
         self._tokenizer = Tokenizer.from_file(str(path))
@@ -117,6 +123,7 @@ class LoadedGPT:
 
 def load_standin(reason: str = "asked for the stand-in") -> LoadedGPT:
     """The shipped stand-in (no network, about a second): a GPT-2-format model of the farm language."""
+    check_text("reason", reason)
     model = checkpoints.from_safetensors(STANDIN)
     return LoadedGPT(model, WordTokenizer.from_file(STANDIN / "vocab.json"), "stand-in", str(STANDIN), reason)
 
@@ -132,6 +139,7 @@ def _offline() -> bool:
 
 def hub_reachable(timeout: float = 2.0) -> tuple[bool, str]:
     """(True, '') if the Hub answers a request for GPT-2's config within `timeout` s, else (False, why)."""
+    check_number("timeout", timeout, 0, 60, low_open=True)
     if _offline():
         return False, "HF_HUB_OFFLINE is set"
     try:
@@ -185,6 +193,8 @@ def load_gpt2(prefer: str = "hub", timeout: float = 2.0, cache_dir=None) -> Load
         raise ValueError(f"prefer must be one of {PREFER}, got {prefer!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 60:
         raise ValueError(f"timeout must be a number of seconds in (0, 60], got {timeout!r}")
+    if cache_dir is not None:
+        check_instance("cache_dir", cache_dir, (str, os.PathLike), "a folder as a str or Path (or None)")
     if prefer == "standin":
         return load_standin("prefer='standin'")
     try:
@@ -201,8 +211,10 @@ def load_gpt2(prefer: str = "hub", timeout: float = 2.0, cache_dir=None) -> Load
 
 def unigram_perplexity(train_ids, eval_ids, vocab_size: int) -> float:
     """Perplexity of word frequencies alone (add-one smoothed): the baseline any language model must beat."""
-    if vocab_size < 1:
-        raise ValueError(f"vocab_size must be at least 1, got {vocab_size}")
+    check_int("vocab_size", vocab_size, 1)
+    for name, ids in (("train_ids", train_ids), ("eval_ids", eval_ids)):
+        if isinstance(ids, str) or not hasattr(ids, "__len__"):
+            fail(name, "a list (or tensor) of token ids", ids, ArgumentTypeError)
     if len(eval_ids) == 0:
         raise ValueError("eval_ids must hold at least one token")
     counts = Counter(int(i) for i in train_ids)

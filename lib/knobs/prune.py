@@ -33,8 +33,10 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from knobs.models import TinyLM, TinyLMConfig
+from knobs.models import TinyLM, TinyLMConfig, check_tiny_lm
 from knobs.train import evaluate, train_lm
+from knobs.validate import (ArgumentTypeError, check_callable, check_choice, check_examples, check_fraction,
+                            check_instance, check_int, check_module, fail)
 
 PRUNABLE = ("hidden.weight", "out.weight")  # TinyLM's two Linear weight matrices; embeddings and biases stay dense
 KINDS = ("layer-wise", "global", "structured")
@@ -51,7 +53,7 @@ def check_sparsity(sparsity) -> float:
 def count_to_prune(sparsity: float, n: int) -> int:
     """How many of n entries a sparsity prunes."""
     # Python's round, as torch.nn.utils.prune uses: 0.5 of 5 weights prunes 2 (round half to even).
-    return round(check_sparsity(sparsity) * n)
+    return round(check_sparsity(sparsity) * check_int("n", n, 0))
 
 
 def _check_weight(weight, name: str = "weight") -> torch.Tensor:
@@ -133,16 +135,18 @@ def structured_mask(weight: torch.Tensor, sparsity: float, dim: int = 0, p: floa
 
 def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     """TinyLM's weight matrices that pruning may touch (PRUNABLE), by name."""
+    check_module("model", model)
     params = dict(model.named_parameters())
     missing = [name for name in PRUNABLE if name not in params]
     if missing:
-        raise ValueError(f"model has no parameter(s) {missing}; pruning here expects a knobs TinyLM")
+        fail("model", f"a knobs TinyLM (pruning here needs its {' and '.join(PRUNABLE)})", model, ArgumentTypeError)
     return {name: params[name] for name in PRUNABLE}
 
 
 @torch.no_grad()
 def neuron_masks(model: nn.Module, sparsity: float) -> dict[str, torch.Tensor]:
     """Structured pruning of TinyLM: drop whole hidden units (row in, bias, column out; chapter 5)."""
+    check_tiny_lm(model, exact=True)
     rows = structured_mask(model.hidden.weight, sparsity, dim=0)  # (hidden, context * embed_dim)
     unit = rows[:, 0]  # (hidden,): 1 = the unit survives
     return {"hidden.weight": rows, "hidden.bias": unit.clone(),
@@ -155,6 +159,8 @@ def prune_masks(model: nn.Module, sparsity: float, kind: str = "layer-wise",
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     weights = prunable_weights(model)
+    if masks is not None and (not isinstance(masks, dict) or not set(weights) <= set(masks)):
+        fail("masks", f"a dict with a mask for each of {sorted(weights)} (or None)", masks)
     if kind == "layer-wise":
         return {name: magnitude_mask(w, sparsity, None if masks is None else masks[name]) for name, w in weights.items()}
     if kind == "global":
@@ -209,7 +215,10 @@ def hold_masks(model: nn.Module, masks: dict[str, torch.Tensor]):
 
 def sparsity_of(model: nn.Module, names=PRUNABLE) -> float:
     """Fraction of exactly-zero entries in the named tensors (default: the prunable weights)."""
+    check_module("model", model)
     params = dict(model.named_parameters())
+    if not isinstance(names, (list, tuple)) or not names or any(name not in params for name in names):
+        fail("names", f"a list of the model's parameter names ({', '.join(params)})", names)
     zeros = sum(int((params[name] == 0).sum()) for name in names)
     return zeros / sum(params[name].numel() for name in names)
 
@@ -217,6 +226,7 @@ def sparsity_of(model: nn.Module, names=PRUNABLE) -> float:
 @torch.no_grad()
 def shrink_hidden(model: nn.Module) -> nn.Module:
     """A TinyLM without its dead hidden units (all-zero row and bias): a smaller dense model, same outputs."""
+    check_tiny_lm(model, exact=True)
     alive = (model.hidden.weight != 0).any(dim=1) | (model.hidden.bias != 0)  # (hidden,)
     small = TinyLM(TinyLMConfig(**{**model.config.__dict__, "hidden": max(1, int(alive.sum()))}))
     small.embed.weight.copy_(model.embed.weight)
@@ -242,9 +252,8 @@ def fine_tune(model: nn.Module, masks: dict, X, y, steps: int = 60, lr: float = 
 
 def sparsity_schedule(final: float, rounds: int) -> list[float]:
     """Sparsities for iterative pruning: the same fraction of the *surviving* weights goes each round."""
-    check_sparsity(final)
-    if not isinstance(rounds, int) or not 1 <= rounds <= 100:
-        raise ValueError(f"rounds must be a whole number between 1 and 100, got {rounds!r}")
+    check_fraction("final", final)
+    check_int("rounds", rounds, 1, 100)
     keep_per_round = (1.0 - final) ** (1.0 / rounds)
     return [1.0 - keep_per_round ** (r + 1) for r in range(rounds)]
 
@@ -256,6 +265,13 @@ def iterative_prune(model: nn.Module, X, y, final: float, rounds: int, steps_per
     history is a list of (total fine-tune step, sparsity, val_loss) after each evaluation, so a plot can
     show the loss jump at each pruning and recover during each fine-tune. rounds=1 is one-shot pruning.
     """
+    prunable_weights(model)
+    check_examples(X, y)
+    if X_val is not None or y_val is not None:
+        check_examples(X_val, y_val, names=("X_val", "y_val"))
+    check_int("steps_per_round", steps_per_round, 1)
+    check_choice("kind", kind, KINDS)
+    check_int("seed", seed, 0)
     masks, history, done = None, [], 0
     for target in sparsity_schedule(final, rounds):
         masks = prune_masks(model, target, kind, masks)
@@ -274,6 +290,12 @@ def lottery_ticket(make_model, X, y, sparsity: float, steps: int = 300, lr: floa
     `make_model(seed)` returns a freshly initialised model (seed 0 is "the" init). Returns (masks, runs) with
     runs = {"dense": [...], "winning ticket": [...], "random re-init 1": [...], ...}, each a list of Snapshots.
     """
+    check_callable("make_model", make_model, "a function make_model(seed) returning a fresh model")
+    check_sparsity(sparsity)
+    check_choice("kind", kind, KINDS)
+    check_instance("reinit_seeds", reinit_seeds, (list, tuple), "a tuple of seeds")
+    for reinit in reinit_seeds:
+        check_int("reinit_seeds (each seed)", reinit, 0)
     common = dict(steps=steps, lr=lr, every=every, X_val=X_val, y_val=y_val, seed=seed)
     dense = make_model(0)
     runs = {"dense": list(train_lm(dense, X, y, **common))}

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from knobs.numformats import int_range
+from knobs.validate import ArgumentTypeError, check_choice, check_int, check_module, check_number, check_tensor, fail
 
 SCHEMES = ("symmetric", "affine")
 GRANULARITIES = ("tensor", "channel", "group")
@@ -61,8 +62,10 @@ def _check_options(bits, scheme, granularity, group_size, clip):
 
 def blocks(w: torch.Tensor, granularity: str, group_size: int = 8) -> torch.Tensor:
     """View `w` as (n_blocks, block_size): one row per set of weights that share a scale."""
+    check_tensor("w", w)
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}; got {granularity!r}")
+    check_int("group_size", group_size, 1)
     rows = w.reshape(w.shape[0], -1) if w.dim() > 1 else w.reshape(1, -1)  # (out_channels, inputs)
     if granularity == "tensor":
         return rows.reshape(1, -1)
@@ -75,6 +78,7 @@ def blocks(w: torch.Tensor, granularity: str, group_size: int = 8) -> torch.Tens
 
 def quant_range(bits: int, scheme: str) -> tuple[int, int]:
     """Integer codes used: symmetric [-(2^(b-1)-1), 2^(b-1)-1] (restricted: same steps both sides), affine [0, 2^b-1]."""
+    check_choice("scheme", scheme, SCHEMES)
     if scheme == "symmetric":
         high = int_range(bits, signed=True)[1]
         return -high, high  # -2^(b-1) left unused: otherwise clipping keeps one more step below zero than above
@@ -87,6 +91,8 @@ def compute_qparams(w_blocks: torch.Tensor, bits: int, scheme: str = "symmetric"
     The scale is at least EPS (an all-zero or tiny block would otherwise make 1/scale overflow);
     NaN or inf in a block gives it a NaN or inf scale, which the callers refuse or propagate.
     """
+    check_tensor("w_blocks", w_blocks, floating=True, dim=2)
+    _check_options(bits, scheme, "tensor", 1, clip)
     qmin, qmax = quant_range(bits, scheme)
     if scheme == "symmetric":
         amax = w_blocks.abs().amax(dim=1, keepdim=True) * clip
@@ -102,12 +108,19 @@ def compute_qparams(w_blocks: torch.Tensor, bits: int, scheme: str = "symmetric"
 
 def quantize_codes(x: torch.Tensor, scale, zero_point, qmin: int, qmax: int) -> torch.Tensor:
     """q = clamp(round(x / scale) + zero_point, qmin, qmax): the integer codes (round half to even, as PyTorch)."""
+    check_tensor("x", x, floating=True)
+    _check_scale(scale, zero_point)
+    check_int("qmin", qmin)
+    if check_int("qmax", qmax) <= qmin:
+        fail("qmax", f"above qmin ({qmin})", qmax)
     inv_scale = 1.0 / scale  # PyTorch multiplies by the inverse scale: keep its rounding at exact halves
     return (torch.round(x * inv_scale) + zero_point).clamp(qmin, qmax).to(torch.int32)
 
 
 def dequantize_codes(q: torch.Tensor, scale, zero_point) -> torch.Tensor:
     """x_hat = scale * (q - zero_point): back to real numbers."""
+    check_tensor("q", q)
+    _check_scale(scale, zero_point)
     return (q.to(torch.float32) - zero_point) * scale
 
 
@@ -115,6 +128,19 @@ def grid_levels(scale, zero_point, bits: int, scheme: str = "symmetric") -> torc
     """The real values one block can take: scale * (q - zero_point) for every code q it can reach."""
     qmin, qmax = quant_range(bits, scheme)
     return dequantize_codes(torch.arange(qmin, qmax + 1), scale, zero_point).reshape(-1)
+
+
+def _check_scale(scale, zero_point) -> None:
+    """A scale above 0 (a number or a tensor of them) and a whole-number zero-point (an int or an integer tensor)."""
+    if isinstance(scale, torch.Tensor):
+        if not scale.is_floating_point() or not bool((scale > 0).all()):
+            fail("scale", "above 0 everywhere (a positive number, or a float tensor of them)", scale)
+    else:
+        check_number("scale", scale, 0, low_open=True)
+    if isinstance(zero_point, torch.Tensor):
+        check_tensor("zero_point", zero_point, integer=True)
+    else:
+        check_int("zero_point", zero_point)
 
 
 @dataclass
@@ -203,6 +229,10 @@ def fake_quantize_keep_outliers(w: torch.Tensor, bits: int = 8, n_outliers: int 
 
 def relative_error(w: torch.Tensor, w_hat: torch.Tensor) -> float:
     """||w - w_hat|| / ||w||: the reconstruction error as a fraction of the weights' size."""
+    check_tensor("w", w, floating=True)
+    check_tensor("w_hat", w_hat, floating=True)
+    if w_hat.shape != w.shape:  # broadcasting would compare the wrong numbers
+        fail("w_hat", f"w's shape {tuple(w.shape)}", w_hat)
     w, w_hat = w.detach(), w_hat.detach()  # a measurement, not part of any training graph
     return float(torch.linalg.vector_norm(w - w_hat) / torch.linalg.vector_norm(w).clamp(min=1e-12))
 
@@ -210,6 +240,7 @@ def relative_error(w: torch.Tensor, w_hat: torch.Tensor) -> float:
 # ---- whole models ----------------------------------------------------------------------------------------------
 def weight_names(model: nn.Module) -> list[str]:
     """The matrices worth quantizing: every parameter with 2+ dimensions (biases stay in float, as usual)."""
+    check_module("model", model)
     return [name for name, p in model.named_parameters() if p.dim() >= 2]
 
 
@@ -222,13 +253,14 @@ def quantize_model(model: nn.Module, bits: int = 8, scheme: str = "symmetric", g
                    group_size: int = 8, clip: float = 1.0, names: list[str] | None = None) -> nn.Module:
     """Post-training quantization (simulated): a copy of `model` whose weight matrices are quantized + dequantized."""
     _check_options(bits, scheme, granularity, group_size, clip)
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
+    if names is not None and not isinstance(names, (list, tuple)):
+        fail("names", "a list of parameter names (or None for every weight matrix)", names, ArgumentTypeError)
     quantized = copy.deepcopy(model)
     params = dict(quantized.named_parameters())
     for name in names or weight_names(model):
         if name not in params:
-            raise ValueError(f"names: {name!r} is not a parameter; the model has {sorted(params)}")
+            fail("names", f"parameters of the model ({', '.join(sorted(params))})", name)
         params[name].copy_(fake_quantize(params[name], bits, scheme, granularity, group_size, clip))
     return quantized
 
@@ -296,6 +328,8 @@ def finish_qat(model: nn.Module) -> nn.Module:
     """Bake the quantized weights in and drop the float copies (after quantization-aware training)."""
     from torch.nn.utils import parametrize
 
+    check_module("model", model)
+
     for module in model.modules():
         if parametrize.is_parametrized(module):
             for attr in list(module.parametrizations):
@@ -308,6 +342,8 @@ def quantize_dynamic_int8(model: nn.Module) -> tuple[nn.Module, list[str]]:
     """PyTorch's dynamic int8 quantization of every nn.Linear, and the warnings PyTorch gave while doing it."""
     from torch.ao.quantization import quantize_dynamic
 
+    check_module("model", model)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         quantized = quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
@@ -317,6 +353,7 @@ def quantize_dynamic_int8(model: nn.Module) -> tuple[nn.Module, list[str]]:
 
 def saved_bytes(model: nn.Module) -> int:
     """Bytes of the model's state_dict as torch.save writes it (what a file on disk would take)."""
+    check_module("model", model)
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getbuffer().nbytes

@@ -275,3 +275,66 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+# ---- part 2: what the public-API walk (tests/unit/test_public_api.py) found ------------------------------------------
+def test_a_value_beyond_the_largest_float_is_refused_not_an_overflow_error():
+    with pytest.raises(ValueError, match=r"data must be a finite number .*got an integer of 309 digits"):
+        Value(2 ** 1024)  # was a bare OverflowError from math.isfinite
+    with pytest.raises(ValueError, match=r"x must be a finite number or a Value, got an integer of 309 digits"):
+        Value(1.0) + 2 ** 1024
+
+
+def test_the_quantizer_building_blocks_refuse_bad_arguments():
+    w, scale = torch.randn(4, 6), torch.full((4, 1), 0.1)
+    with pytest.raises(ValueError, match="scheme must be one of 'symmetric', 'affine'; got 'unsigned'"):
+        Q.quant_range(8, "unsigned")  # was silently the affine range
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        Q.compute_qparams(w, 4, "nope")  # was silently affine
+    with pytest.raises(ValueError, match=r"clip must be a number in \(0, 1\], got 1.5"):
+        Q.compute_qparams(w, 4, clip=1.5)  # was a scale that clips nothing and wastes a third of the grid
+    with pytest.raises(ValueError, match=r"w_blocks must be a floating-point tensor with 2 dimensions, got"):
+        Q.compute_qparams(torch.ones(3), 4)
+    with pytest.raises(ValueError, match="scale must be above 0 everywhere"):
+        Q.quantize_codes(w, -scale, 0, -7, 7)  # was codes of the wrong sign
+    with pytest.raises(ValueError, match="zero_point must be a whole number, got 0.5"):
+        Q.quantize_codes(w, scale, 0.5, -7, 7)
+    with pytest.raises(ValueError, match=r"qmax must be above qmin \(7\), got -7"):
+        Q.quantize_codes(w, scale, 0, 7, -7)
+    with pytest.raises(ValueError, match=r"w_hat must be w's shape \(4, 6\), got a float32 tensor of shape \(6,\)"):
+        Q.relative_error(w, w[0])  # was a broadcast: an error of the wrong numbers
+
+
+def test_a_string_where_a_flag_belongs_is_refused_not_read_as_true():
+    w = torch.ones(3)
+    with pytest.raises(TypeError, match="decoupled must be True or False, got 'no'"):
+        regularize.adam_step(w, w, regularize.AdamState(), decoupled="no")  # was AdamW's decay, silently
+    with pytest.raises(TypeError, match="trainable_only must be True or False, got 'no'"):
+        models.count_parameters(nn.Linear(2, 2), trainable_only="no")
+
+
+def test_partial_dicts_are_refused_by_name_instead_of_a_bare_key_error():
+    from knobs import checkpoints
+
+    model = models.make_tiny_lm(29)
+    with pytest.raises(ValueError, match=r"masks must be a dict with a mask for each of \['hidden.weight', 'out"):
+        prune.prune_masks(model, 0.5, "layer-wise", {"hidden.weight": torch.ones(32, 16)})
+    with pytest.raises(ValueError, match="names must be a list of the model's parameter names"):
+        prune.sparsity_of(model, ["nope"])
+    with pytest.raises(ValueError, match="hf must be a GPT-2 config.json with vocab_size"):
+        checkpoints.config_from_hf({"model_type": "gpt2"})
+
+
+def test_lab_declarations_fail_where_they_are_written():
+    from knobs.lab import Choice, Lab
+    from knobs.lab.render import Renderer
+    from knobs.lab.views import CurvesView
+
+    with pytest.raises(ValueError, match=r"views must be a list of at least one View, got a list \[\]"):
+        Renderer([], 10)  # was ZeroDivisionError
+    with pytest.raises(TypeError, match="metrics must be a list of strings, got 'val_loss'"):
+        CurvesView("val_loss")  # was eight one-letter curves: v, a, l, ...
+    with pytest.raises(ValueError, match="twin: kind must be one of a, b; got 'c'"):
+        Choice("kind", "kind", ("a", "b"), twin=("c",))  # was an error only when the book was built
+    with pytest.raises(TypeError, match="steps must be a whole number 1 or more, got '300'"):
+        Lab("x", "X", [], lambda values, steps, every: iter(()), [], steps="300")

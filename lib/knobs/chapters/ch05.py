@@ -17,6 +17,7 @@ from knobs import data, models, prune, train
 from knobs.figures import DIVERGING_CMAP, LABEL_SIZE, LEGEND_SIZE, PALETTE, TICK_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import PredictionsView, View
+from knobs.validate import check_choice, check_fraction, check_instance, check_module
 
 FINE_TUNE = dict(steps=60, lr=0.01)  # a short fine-tune after pruning
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # sparsities the background curves are measured at
@@ -25,6 +26,7 @@ CONTEXT = "the cat"
 
 def measure(model) -> tuple[float, float]:
     """(validation loss, validation accuracy) of a model."""
+    check_module("model", model)
     *_, X_val, y_val = data.farm_split()
     return train.evaluate(model, X_val, y_val), train.accuracy(model, X_val, y_val)
 
@@ -32,6 +34,10 @@ def measure(model) -> tuple[float, float]:
 @lru_cache(maxsize=None)
 def sweep(kind: str, sparsities: tuple = SWEEP) -> dict:
     """Loss and accuracy of the pruned model at each sparsity, before and after FINE_TUNE (cached per kind)."""
+    check_choice("kind", kind, prune.KINDS)
+    check_instance("sparsities", sparsities, tuple, "a tuple of sparsities")
+    for sparsity in sparsities:
+        check_fraction("sparsities (each sparsity)", sparsity)
     vocab, X, y, X_val, y_val = data.farm_split()
     rows = {key: [] for key in ("sparsity", "loss_pruned", "acc_pruned", "loss_tuned", "acc_tuned")}
     for target in sparsities:

@@ -14,6 +14,7 @@ from knobs.lab import Choice, Lab
 from knobs.lab.views import View
 from knobs.runtime import one_thread, static_mode
 from knobs.train import Snapshot
+from knobs.validate import check_bool, check_choice, check_instance, check_number
 
 # The recipe every model of the chapter is trained with (the sweep, the lab, the shape comparison).
 STEPS = 200  # Adam steps, the learning rate decaying linearly to zero
@@ -39,6 +40,8 @@ def scale_sweep(progress: bool | None = None) -> sweeps.SweepResult:
 
     The progress bar shows in Jupyter; not in the built book, where a bar would be frozen text.
     """
+    if progress is not None:
+        check_bool("progress", progress)
     if "sweep" not in _cache:
         _cache["sweep"] = sweeps.capacity_sweep(scale_data(), sweeps.SWEEP_SHAPES, steps=STEPS, lr=LR,
                                                batch_size=BATCH, every=RECORD_EVERY, progress=progress)
@@ -52,6 +55,9 @@ def entropy_floor() -> float:
 
 def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> sweeps.SweepResult:
     """Five shapes with (nearly) the same parameter count, trained on 8 farms with the sweep's recipe."""
+    check_choice("budget_shape", budget_shape, tuple(SHAPES))
+    if progress is not None:
+        check_bool("progress", progress)
     key = ("shapes", budget_shape)
     if key not in _cache:
         d = scale_data()
@@ -210,6 +216,8 @@ LABS = [scale_lab]
 
 def plot_capacity(sweep: sweeps.SweepResult, floor: float):
     """Validation and training loss after training against parameters, one line per data size (log-log)."""
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
+    check_number("floor", floor)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
@@ -238,6 +246,8 @@ def plot_capacity(sweep: sweeps.SweepResult, floor: float):
 
 def plot_shapes(result: sweeps.SweepResult, floor: float):
     """Final validation loss of same-sized models of different shapes, as horizontal bars."""
+    check_instance("result", result, sweeps.SweepResult, "a SweepResult (shape_comparison())")
+    check_number("floor", floor)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 2.6))
@@ -257,6 +267,7 @@ def plot_shapes(result: sweeps.SweepResult, floor: float):
 
 def plot_compute(sweep: sweeps.SweepResult, size: str = "8 farms"):
     """Validation loss against training compute (6 N x pairs processed so far), one curve per size."""
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
     import matplotlib.pyplot as plt
 
     k = sweep.size_index(size)

@@ -6,6 +6,7 @@ import torch
 from knobs import quantize as Q
 from knobs import train
 from knobs.exercises.checker import as_number, as_whole_number, direction_hint, exercise, is_close
+from knobs.validate import check_tensor
 
 MEMORY = dict(n_parameters=13e9, bits=4, group_size=128, scale_bits=16)
 HAND_W = [0.62, -0.33, 0.05, -1.40, 0.91]
@@ -58,6 +59,7 @@ def check_codes(answer):
 
 def clip_errors(W: torch.Tensor, bits: int = 3) -> dict[float, float]:
     """Per-tensor symmetric error of W at each clipping ratio of CLIPS (what the checker compares against)."""
+    check_tensor("W", W, floating=True)
     return {c: Q.relative_error(W, Q.fake_quantize(W, bits, clip=c)) for c in CLIPS}
 
 

@@ -13,9 +13,13 @@ import time
 
 import ipywidgets as w
 
+from knobs.lab.lab import Lab
+from knobs.validate import check_instance
+
 
 class LiveLab:
     def __init__(self, lab):
+        check_instance("lab", lab, Lab, "a Lab")
         self.lab = lab
         self.controls = {c.name: c.widget() for c in lab.controls}
         self.play_button = w.Button(description="Play", icon="play", tooltip="Train continuously")

@@ -13,12 +13,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from knobs.lab.views import History
+from knobs.lab.views import History, View
+from knobs.validate import ArgumentTypeError, check_choice, check_int, fail
 
 
 class Renderer:
     def __init__(self, views, total_steps: int, figsize=None, dpi: int = 80, ncols: int | None = None,
                  layout: str | None = "constrained"):
+        if not isinstance(views, (list, tuple)) or not views or not all(isinstance(v, View) for v in views):
+            fail("views", "a list of at least one View", views, ArgumentTypeError)
+        check_int("total_steps", total_steps, 1)
+        if figsize is not None and (not isinstance(figsize, (tuple, list)) or len(figsize) != 2):
+            fail("figsize", "a pair (width, height) in inches, or None", figsize)
+        check_int("dpi", dpi, 1, 1200)
+        if ncols is not None:
+            check_int("ncols", ncols, 1)
+        check_choice("layout", layout, ("constrained", "compressed", "tight", "none", None))
         self.views = views
         ncols = ncols or len(views)
         nrows = -(-len(views) // ncols)

@@ -15,7 +15,9 @@ import itertools
 import json
 from importlib import resources
 
+from knobs.lab.lab import Lab
 from knobs.runtime import progress as progress_bar
+from knobs.validate import check_bool, check_instance, check_int, fail
 
 
 TWIN_CSS = (".knobs-twin{border:1px solid #ccc;border-radius:6px;padding:.5em .8em;margin:1em 0}"
@@ -27,6 +29,11 @@ TWIN_CSS = (".knobs-twin{border:1px solid #ccc;border-radius:6px;padding:.5em .8
 
 def render_setting(lab, values: dict, wanted_steps: list[int]) -> list[list[str]]:
     """[image data URI, alt text] at each wanted step of one run (held at the last frame once a run stops)."""
+    check_instance("lab", lab, Lab, "a Lab")
+    if not isinstance(wanted_steps, (list, tuple)):
+        fail("wanted_steps", "a list of steps", wanted_steps)
+    for step in wanted_steps:
+        check_int("wanted_steps (each step)", step, 0)
     lab.reset(values)  # same chunking as the live lab, so curves have the same detail
     frames = []
     for step in wanted_steps:
@@ -39,6 +46,9 @@ def render_setting(lab, values: dict, wanted_steps: list[int]) -> list[list[str]
 
 
 def build_twin_html(lab, progress: bool = True) -> str:
+    """The static twin of `lab` as one self-contained HTML fragment (frames, controls and player inlined)."""
+    check_instance("lab", lab, Lab, "a Lab")
+    check_bool("progress", progress)
     steps = lab.twin_steps()
     grid = list(itertools.product(*(range(len(c.twin)) for c in lab.controls)))
     frames = {}
