@@ -120,6 +120,7 @@ def _checkpoint_files(path) -> tuple[Path, Path]:
 
 def parameter_count(c: GPTConfig) -> int:
     """GPT-2's parameters from its configuration alone (tied output layer counted once; chapters 1 and 10)."""
+    check_instance("c", c, GPTConfig, "a GPTConfig")
     d, inner = c.n_embd, c.n_inner or 4 * c.n_embd
     per_block = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * inner + inner) + (inner * d + d)
     head = 0 if c.tie_word_embeddings else c.vocab_size * d

@@ -176,6 +176,9 @@ def _as_ids(ids) -> torch.Tensor:
 
 def windows(n_tokens: int, context: int, stride: int) -> list[tuple[int, int, int]]:
     """(start, end, new) of each window perplexity reads: tokens end - new .. end - 1 are scored in it, once each."""
+    check_int("n_tokens", n_tokens, 2)
+    check_int("context", context, 2)
+    check_int("stride", stride, 1, context - 1)
     out, scored_to, start = [], 1, 0  # token 0 has no context: it is never scored
     while scored_to < n_tokens:
         end = min(start + context, n_tokens)

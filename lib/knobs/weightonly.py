@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from knobs.validate import check_choice, check_instance, check_strings, check_tensor, fail
+
 BLOCK = 32  # weights per block, in both formats (ggml's QK4_0 and QK8_0)
 FORMATS = ("Q4_0", "Q8_0")
 BLOCK_BYTES = {"Q4_0": 2 + BLOCK // 2, "Q8_0": 2 + BLOCK}  # an fp16 scale, then the codes
@@ -75,20 +77,18 @@ class BlockQuantized:
 
 
 def _blocks(w: torch.Tensor, fmt: str) -> torch.Tensor:
-    if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}; got {fmt!r}")
-    if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.numel() == 0:
-        raise ValueError("w must be a non-empty floating-point tensor")
+    check_choice("fmt", fmt, FORMATS)
+    check_tensor("w", w, floating=True, min_dim=1)
     if w.shape[-1] % BLOCK:
-        raise ValueError(f"w's rows must hold a multiple of {BLOCK} weights (blocks of {BLOCK} run along the last "
-                         f"dimension), got shape {tuple(w.shape)}")
+        fail("w", f"a tensor whose rows hold a multiple of {BLOCK} weights (blocks of {BLOCK} run along the last "
+                  "dimension)", w)
     x = w.detach().to(torch.float32).reshape(-1, BLOCK)  # (n_blocks, 32)
     if not bool(torch.isfinite(x).all()):
-        raise ValueError("w must hold finite numbers: a NaN or infinite weight has no block scale")
+        fail("w", "finite numbers (a NaN or infinite weight has no block scale)", w)
     limit = FP16_MAX * (8 if fmt == "Q4_0" else 127)  # beyond it, the block's fp16 scale d overflows to inf
     if float(x.abs().max()) > limit:
-        raise ValueError(f"w's largest |weight| must be at most {limit:g} for {fmt}: its fp16 block scale would "
-                         f"overflow (fp16 ends at {FP16_MAX:g}), got {float(x.abs().max()):g}")
+        fail("w", f"weights of magnitude at most {limit:g} for {fmt} (beyond, the fp16 block scale overflows: fp16 "
+                  f"ends at {FP16_MAX:g})", f"a largest |weight| of {float(x.abs().max()):g}")
     return x
 
 
@@ -116,10 +116,14 @@ def fake_quantize_blocks(w: torch.Tensor, fmt: str = "Q4_0") -> torch.Tensor:
 @torch.no_grad()
 def quantize_weights(model: nn.Module, fmt: str, names: list[str]) -> nn.Module:
     """A copy of `model` whose parameters `names` are stored in `fmt` (simulated: quantized, then dequantized)."""
+    check_instance("model", model, nn.Module, "a torch.nn.Module")
+    check_choice("fmt", fmt, FORMATS)
+    names = check_strings("names", names)
+    missing = [name for name in names if name not in dict(model.named_parameters())]
+    if missing:
+        fail("names", "a list of the model's parameter names", missing)
     quantized = copy.deepcopy(model)
     params = dict(quantized.named_parameters())
     for name in names:
-        if name not in params:
-            raise ValueError(f"names: {name!r} is not a parameter of the model")
         params[name].copy_(fake_quantize_blocks(params[name], fmt))
     return quantized

@@ -26,6 +26,8 @@ from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, TICK_SIZE, TITLE_SIZ
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import View
 from knobs.train import Snapshot
+from knobs.validate import (ArgumentTypeError, check_choice, check_fraction, check_instance, check_int, check_strings,
+                            check_tensor, check_text, fail)
 
 GROUP = 32  # weights per scale for "group" granularity: Q4_0's block, so int4-per-group and Q4_0 compare like for like
 SPARSITIES = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9)
@@ -35,6 +37,31 @@ COMPLETION = 8  # words the lab's model writes after the prompt
 PROBE_WORDS = ("cat", "dog", "cow", "horse", "water", "barn")
 END_WORD, END_NAME = ".", "⟨end⟩"  # the stand-in's end-of-sentence word, shown by name
 GPT2_SMALL_TOTAL = sum(models.gpt2_parameter_formula(models.GPT2Config()).values())  # chapter 1: 124,439,808
+
+
+# ---- what the notebook passes, checked (the book's one rule for bad arguments: knobs.validate) ---------------------
+def _lm(lm) -> pretrained.LoadedGPT:
+    return check_instance("lm", lm, pretrained.LoadedGPT, "a loaded model, as ch10.load() returns it")
+
+
+def _model(model) -> gpt.GPT:
+    return check_instance("model", model, gpt.GPT, "a knobs.gpt GPT (lm.model)")
+
+
+def _ids(ids) -> torch.Tensor:
+    try:
+        ids = torch.as_tensor(ids)
+    except (TypeError, ValueError, RuntimeError):
+        fail("ids", "token ids (a list or a 1-D tensor of whole numbers)", ids, ArgumentTypeError)
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool or ids.dim() != 1 or len(ids) < 1:
+        fail("ids", "token ids (a list or a 1-D tensor of whole numbers)", ids, ArgumentTypeError)
+    return ids.long()
+
+
+def _keys(name: str, value, keys, what: str) -> dict:
+    if not isinstance(value, dict) or any(k not in value for k in keys):
+        fail(name, f"{what} (a dict with {', '.join(map(repr, keys))})", value, ArgumentTypeError)
+    return value
 
 
 # ---- the model, and which one it is ------------------------------------------------------------------------
@@ -50,6 +77,7 @@ def is_gpt2(lm) -> bool:
 
 def which_model(lm) -> str:
     """The one visible line saying which model the chapter looks at, and why."""
+    _lm(lm)
     n = sum(p.numel() for p in lm.model.parameters())
     c = lm.model.config
     if is_gpt2(lm):
@@ -62,6 +90,7 @@ def which_model(lm) -> str:
 
 def heldout_ids(lm) -> torch.Tensor:
     """The shipped held-out text (knobs/standin/heldout.txt) in the loaded model's tokens."""
+    _lm(lm)
     return torch.tensor(lm.tokenizer.encode(pretrained.heldout_text()))
 
 
@@ -100,6 +129,7 @@ def formula_config(c: gpt.GPTConfig) -> models.GPT2Config:
 
 def count_rows(model: gpt.GPT) -> list[tuple[str, int, int]]:
     """(part, counted from the loaded tensors, computed from the configuration) for every part of GPT-2."""
+    _model(model)
     counted = gpt.parameter_groups(model)
     formula = models.gpt2_parameter_formula(formula_config(model.config))
     return [(part, counted[part], formula[part]) for part in formula]
@@ -107,6 +137,7 @@ def count_rows(model: gpt.GPT) -> list[tuple[str, int, int]]:
 
 def tying(model: gpt.GPT) -> dict:
     """What tying means on the real tensors: one object, one block of memory, V x d parameters saved."""
+    _model(model)
     head, table = model.lm_head.weight, model.transformer.wte.weight
     return {"same_object": head is table, "same_memory": head.data_ptr() == table.data_ptr(),
             "shape": tuple(table.shape), "saved": table.numel() if head is table else 0}
@@ -114,6 +145,7 @@ def tying(model: gpt.GPT) -> dict:
 
 def file_keys(lm) -> list[str]:
     """The tensor names stored in the loaded model's model.safetensors (without loading them)."""
+    _lm(lm)
     from pathlib import Path
 
     from safetensors import safe_open
@@ -166,6 +198,7 @@ MATRIX_KINDS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 
 def matrix_stats(model: gpt.GPT) -> list[dict]:
     """Per block matrix: its layer and kind, std, largest |w| in stds, and kurtosis."""
+    _model(model)
     rows = []
     for name in block_matrices(model):
         w = model.get_parameter(name).detach()
@@ -176,6 +209,11 @@ def matrix_stats(model: gpt.GPT) -> list[dict]:
 
 def largest_weights(model: gpt.GPT, k: int = 5, kinds=("attention", "MLP")) -> list[dict]:
     """The k largest |w| among the matrices of `kinds`, each with its place and its size in stds of its tensor."""
+    _model(model)
+    check_int("k", k, 1)
+    kinds = check_strings("kinds", kinds)
+    if any(kind not in KINDS for kind in kinds):
+        fail("kinds", f"kinds of parameter among {KINDS}", kinds)
     found = []
     for name, p in model.named_parameters():
         if weight_kind(name) in kinds and p.dim() == 2:
@@ -190,6 +228,8 @@ def largest_weights(model: gpt.GPT, k: int = 5, kinds=("attention", "MLP")) -> l
 @torch.no_grad()
 def residual_magnitudes(model: gpt.GPT, ids) -> torch.Tensor:
     """(n_layer + 1, d): mean |h| of each dimension of the residual stream, after the embeddings and each block."""
+    _model(model)
+    ids = _ids(ids)
     x = torch.as_tensor(ids)[: model.config.n_positions][None]  # (1, T): the first window of the text
     T = x.shape[1]
     h = model.transformer.wte(x) + model.transformer.wpe(torch.arange(T))  # (1, T, d)
@@ -230,6 +270,7 @@ def gaussian_verdict(kurtoses) -> str:
 
 def weight_histograms(model: gpt.GPT):
     """One histogram per kind of parameter (log counts), each with the Gaussian of the same mean and spread."""
+    _model(model)
     import matplotlib.pyplot as plt
 
     values = values_by_kind(model)
@@ -262,6 +303,8 @@ def weight_histograms(model: gpt.GPT):
 
 def matrix_figure(stats: list[dict]):
     """Largest |w| (in stds) and kurtosis of every block matrix, by layer and kind."""
+    if not isinstance(stats, list) or not stats or not all(isinstance(r, dict) and {"name", "layer", "kind", "max_in_std", "kurtosis"} <= set(r) for r in stats):
+        fail("stats", "the rows of ch10.matrix_stats(model)", stats, ArgumentTypeError)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9.4, 2.8), layout="constrained")
@@ -287,6 +330,7 @@ def matrix_figure(stats: list[dict]):
 
 def outlier_figure(magnitudes: torch.Tensor):
     """Mean |h| of every residual-stream dimension after the last block, with the median dimension's level."""
+    check_tensor("magnitudes", magnitudes, floating=True, dim=2)
     import matplotlib.pyplot as plt
 
     last = magnitudes[-1].numpy()
@@ -307,6 +351,9 @@ def outlier_figure(magnitudes: torch.Tensor):
 # ---- 3. embeddings ----------------------------------------------------------------------------------------------------
 def nearest_tokens(lm, word: str, k: int = 4) -> list[tuple[str, float]]:
     """The k tokens whose rows of the (tied) embedding table point most nearly the way `word`'s does."""
+    _lm(lm)
+    check_text("word", word, empty=False)
+    check_int("k", k, 1, lm.model.config.vocab_size - 1)
     E = lm.model.transformer.wte.weight.detach()
     i = token_of(lm, word)
     sims = embeddings.cosine_similarity(E, E[i])
@@ -324,6 +371,9 @@ def probe_cosines(lm, words=PROBE_WORDS) -> torch.Tensor:
 @torch.no_grad()
 def tied_prediction(lm, context: str, k: int = 3) -> dict:
     """Top-k next tokens from the model's logits, and from the dot product of its last hidden state with wte."""
+    _lm(lm)
+    check_text("context", context, empty=False)
+    check_int("k", k, 1, lm.model.config.vocab_size)
     model = lm.model
     ids = torch.tensor(lm.tokenizer.encode(context))[None]
     T = ids.shape[1]
@@ -340,6 +390,11 @@ def tied_prediction(lm, context: str, k: int = 3) -> dict:
 
 
 def cosine_figure(lm, words=PROBE_WORDS):
+    """Cosine similarities of a few words' embedding rows, as a heatmap."""
+    _lm(lm)
+    words = check_strings("words", words, empty=False)
+    if len(words) < 2:
+        fail("words", "at least 2 words", words)
     import matplotlib.pyplot as plt
 
     S = probe_cosines(lm, words).numpy()
@@ -444,6 +499,7 @@ def float_perplexity(lm) -> float:
 
 def prune_sweep(lm) -> dict:
     """Held-out perplexity after magnitude pruning the block matrices, layer-wise and global, at SPARSITIES."""
+    _lm(lm)
     return _memo(lm, "prune", lambda: _prune_sweep(lm))
 
 
@@ -457,6 +513,8 @@ def _prune_sweep(lm) -> dict:
 
 def global_shares(model: gpt.GPT, sparsity: float = 0.5) -> dict[str, float]:
     """Fraction of each matrix kind that one global magnitude threshold prunes (layer-wise: `sparsity` each)."""
+    _model(model)
+    check_fraction("sparsity", sparsity)
     params = {name: model.get_parameter(name) for name in block_matrices(model)}
     masks = magnitude_masks(params, sparsity, "global")
     shares = {}
@@ -477,6 +535,8 @@ def plain_log_ticks(ax) -> None:
 
 
 def prune_figure(sweep: dict):
+    """Perplexity against sparsity, layer-wise and global (the result of prune_sweep)."""
+    _keys("sweep", sweep, ("sparsity", "dense", "layer-wise", "global"), "the result of ch10.prune_sweep(lm)")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.0), layout="constrained")
@@ -497,6 +557,9 @@ def prune_figure(sweep: dict):
 
 def pruning_time(lm, sparsity: float = 0.5, rounds: int = 15) -> dict:
     """Seconds for one forward pass over the held-out windows, dense and with `sparsity` of the block weights zero."""
+    _lm(lm)
+    check_fraction("sparsity", sparsity)
+    check_int("rounds", rounds, 1, 1000)
     ids = heldout_ids(lm)
     T = lm.model.config.n_positions
     X = torch.stack([ids[s:s + T] for s in range(0, len(ids) - T + 1, T)]) if len(ids) >= T else ids[None]
@@ -508,6 +571,7 @@ def pruning_time(lm, sparsity: float = 0.5, rounds: int = 15) -> dict:
 
 def quantize_sweep(lm) -> dict:
     """Held-out perplexity with the block matrices at BITS bits per tensor / channel / group, and in Q4_0 and Q8_0."""
+    _lm(lm)
     return _memo(lm, "quantize", lambda: _quantize_sweep(lm))
 
 
@@ -522,6 +586,8 @@ def _quantize_sweep(lm) -> dict:
 
 
 def quantize_figure(sweep: dict):
+    """Perplexity against bits for each granularity, with Q4_0 and Q8_0 (the result of quantize_sweep)."""
+    _keys("sweep", sweep, ("bits", "float", "Q4_0", "Q8_0") + Q.GRANULARITIES, "the result of ch10.quantize_sweep(lm)")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.0), layout="constrained")
@@ -594,6 +660,7 @@ def storage_bytes(c: gpt.GPTConfig, setting: str = "fp32", bits: int | None = No
 
 def memory_table(c: gpt.GPTConfig) -> dict[str, float]:
     """Total bytes in each of SETTINGS."""
+    check_instance("c", c, gpt.GPTConfig, "a GPTConfig (model.config)")
     return {s: sum(storage_bytes(c, s).values()) for s in SETTINGS}
 
 
@@ -612,6 +679,10 @@ def lora_from_modules(model: gpt.GPT, rank: int) -> int:
 
 def lora_rows(model: gpt.GPT, ranks=(1, 4, 8, 16, 64)) -> list[tuple[int, int, float]]:
     """(rank, trainable parameters, share of the model) for LoRA on the attention projections."""
+    _model(model)
+    if isinstance(ranks, (str, bytes)) or not hasattr(ranks, "__iter__"):
+        fail("ranks", "a list of whole numbers 1 or more", ranks, ArgumentTypeError)
+    ranks = [check_int("ranks", r, 1, must="a list of whole numbers 1 or more") for r in ranks]
     n = sum(p.numel() for p in model.parameters())
     return [(r, lora_from_modules(model, r), lora_from_modules(model, r) / n) for r in ranks]
 
@@ -832,8 +903,12 @@ def gpt2_seconds_per_block() -> dict[str, float]:
 def gpt2_estimate(lm, evaluations: dict | None = None, compressions: dict | None = None) -> dict:
     """Seconds the chapter's perplexity evaluations and compressions would take on GPT-2 small here: forward passes
     and one block's copy, pruning and quantization measured on GPT-2-shaped random weights, then scaled (chapter 10)."""
-    evaluations = dict(evaluations or EVALUATIONS)
-    compressions = dict(compressions or COMPRESSIONS)
+    _lm(lm)
+    evaluations = dict(EVALUATIONS if evaluations is None else _keys("evaluations", evaluations, ("count",),
+                                                                     "counts of perplexity evaluations"))
+    compressions = dict(COMPRESSIONS if compressions is None else _keys("compressions", compressions,
+                                                                        ("copy", "prune", "quantize"),
+                                                                        "counts of compression steps"))
     tokens = len(heldout_ids(lm)) if is_gpt2(lm) else gpt2_text_tokens(pretrained.heldout_text())
     per_token = gpt2_seconds_per_token()
     block = {k: gpt.GPTConfig().n_layer * v for k, v in gpt2_seconds_per_block().items()}  # a whole model's
