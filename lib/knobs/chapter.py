@@ -1,8 +1,9 @@
-"""Chapter bookkeeping: seed at the top, report the measured runtime at the bottom."""
+"""Chapter bookkeeping: seed and style at the top, report the measured runtime at the bottom."""
 from __future__ import annotations
 
 import time
 
+from knobs.figures import use_book_style
 from knobs.runtime import use_one_thread
 from knobs.train import seed
 
@@ -13,6 +14,7 @@ class Chapter:
         self.started = time.perf_counter()
         seed(seed_value)
         use_one_thread()  # the book's one-thread rule (knobs.runtime)
+        use_book_style()  # every figure the chapter draws: the book's fonts, sizes and colours (knobs.figures)
 
     def runtime(self) -> str:
         """Seconds since the chapter's first cell ran (a real measurement, printed in the book)."""
@@ -21,7 +23,7 @@ class Chapter:
 
 
 def start(number: int, seed_value: int = 0) -> Chapter:
-    """Seed everything and start the chapter's clock (first code cell of every chapter)."""
+    """Seed everything, use the book's figure style and start the chapter's clock (first code cell of every chapter)."""
     return Chapter(number, seed_value)
 
 

@@ -29,9 +29,9 @@ def test_chapter_page(built_html, page_name):
     assert twins, "every chapter has at least one lab, so at least one static twin"
     for payload in re.findall(r'class="knobs-twin-data">(.*?)</script>', html, re.S):
         data = json.loads(payload)
-        assert len(data["steps"]) >= 2
+        assert len(data["steps"]) >= 2 and all(uri.startswith("data:image/") for uri in data["images"])
         for frames in data["frames"].values():
-            assert all(src.startswith("data:image/") and alt.strip() for src, alt in frames)
+            assert all(frame["text"].strip() and all(alt.strip() for alt in frame["alt"]) for frame in frames)
     # every image says what it shows
     for tag in re.findall(r"<img\b[^>]*>", html):
         assert re.search(r'\balt="[^"]+"', tag), tag[:120]

@@ -3,8 +3,8 @@
 Starts JupyterLab on 127.0.0.1 (a free port, a random token, its own config, workspace and root
 folders, so nothing in the repository or the user's settings is touched), opens chapter 1 in
 Chromium, runs all cells from the Run menu, moves a live-lab slider with the keyboard, presses
-Play, and checks that the lab's image changes and its loss falls (read from the status line the
-LiveLab writes). The server is always stopped, whatever happens.
+Play, and checks that the lab's images change and its loss falls (read from the status line the
+LiveLab writes), and that its panels are sharp on a device_scale_factor 2 screen. The server is always stopped, whatever happens.
 """
 import json
 import os
@@ -120,7 +120,7 @@ def losses(status: str) -> tuple[int, float]:
 
 def test_live_lab_in_jupyterlab(chromium, jupyterlab, screenshots):
     (screenshots / "jupyterlab-failure.png").unlink(missing_ok=True)  # only a failure of this run leaves one
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
     context.set_default_timeout(30_000)
     outside = []
     local = re.compile(rf"^(http://127\.0\.0\.1:{jupyterlab.port}/|ws://127\.0\.0\.1:{jupyterlab.port}/|data:|blob:)")
@@ -178,6 +178,11 @@ def test_live_lab_in_jupyterlab(chromium, jupyterlab, screenshots):
         step, loss_later = losses(status.inner_text())
         assert step >= 100 and loss_later < loss_at_start - 0.3, (loss_at_start, status.inner_text())
         assert image.get_attribute("src") != frame_before, "the lab's image did not change while it trained"
+        # sharp on a retina screen: every panel has at least 2 image pixels per CSS pixel, and they wrap
+        panels = lab.locator(".widget-image").evaluate_all(
+            "imgs => imgs.map(i => [i.naturalWidth, i.clientWidth, i.getBoundingClientRect().top])")
+        assert len(panels) == 4 and all(natural >= 2 * client > 0 for natural, client, _ in panels), panels
+        assert len({round(top) for *_, top in panels}) < 4, "the panels stand side by side where there is room"
         lab.screenshot(path=str(screenshots / "jupyterlab-live-lab.png"))
         lab.locator("button", has_text="Pause").click()
         lab.locator("button", has_text="Play").wait_for()

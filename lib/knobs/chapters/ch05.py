@@ -16,7 +16,7 @@ import numpy as np
 from knobs import data, models, prune, train
 from knobs.figures import DIVERGING_CMAP, LABEL_SIZE, LEGEND_SIZE, PALETTE, TICK_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
-from knobs.lab.views import PredictionsView, View
+from knobs.lab.views import PredictionsView, View, heatmap_mesh
 
 FINE_TUNE = dict(steps=60, lr=0.01)  # a short fine-tune after pruning
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # sparsities the background curves are measured at
@@ -77,13 +77,12 @@ class NeuronHeatmapView(View):
         shown, n_in = self._table(snap)
         if self.image is None:
             limit = 1.2 * float(np.abs(shown).max() or 1.0)
-            self.image = self._keep(self.ax.imshow(shown, cmap=self.cmap, vmin=-limit, vmax=limit, aspect="auto",
-                                                   interpolation="nearest"))
+            self.image = self._keep(heatmap_mesh(self.ax, shown, cmap=self.cmap, limit=limit))
             n_out = shown.shape[1] - n_in - 1
-            self.ax.set_xticks([(n_in - 1) / 2, n_in + 1 + (n_out - 1) / 2],
-                               [f"in ({n_in})", f"out ({n_out} words)"], fontsize=TICK_SIZE)
+            self.ax.set_xticks([n_in / 2, n_in + 1 + n_out / 2], [f"in ({n_in})", f"out ({n_out} words)"],
+                               fontsize=TICK_SIZE)
             return True
-        self.image.set_data(shown)
+        self.image.set_array(shown)
         return False
 
     def describe(self, snap):
@@ -180,7 +179,7 @@ def pruning_lab() -> Lab:
                lambda: SparsityCurveView("loss"),
                lambda: SparsityCurveView("acc"),
                lambda: PredictionsView(CONTEXT, data.likely_next_words(CONTEXT))],
-        steps=FINE_TUNE["steps"], every=3, twin_frames=3, figsize=(11.5, 2.8),
+        steps=FINE_TUNE["steps"], every=1, twin_frames=5,  # every=1: 60 live frames, paced over 4 s
     )
 
 
