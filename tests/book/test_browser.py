@@ -256,12 +256,12 @@ def test_twins_answer_mouse_keyboard_and_play(tab, built_html, name):
 
 
 # ---- the reader's screens: a retina laptop and a phone ------------------------------------------------------------
+OVERLAYS = ".bd-header, .bd-header-article, .skip-link, #pst-back-to-top { visibility: hidden !important; }"
+
+
 def screenshot(page, element, path):
-    """The element as it lies in the page (taken from the whole page: the theme's sticky header stays at the top)."""
-    box = element.bounding_box()
-    scroll = page.evaluate("[scrollX, scrollY]")
-    page.screenshot(path=str(path), full_page=True, timeout=120_000,
-                    clip={"x": box["x"] + scroll[0], "y": box["y"] + scroll[1], "width": box["width"], "height": box["height"]})
+    """The element alone: the theme's sticky header, skip link and back-to-top button hidden (they would cover it)."""
+    element.screenshot(path=str(path), timeout=120_000, style=OVERLAYS)
 
 
 VIEWPORTS = {"1280": {"width": 1280, "height": 900}, "390": {"width": 390, "height": 844}}
