@@ -280,10 +280,16 @@ def render_figure(fig, split: bool = True, pad_px: float = 4.0) -> tuple[list[Pi
     tight = fig.get_tightbbox(renderer)  # inches
     box = Bbox.from_extents(tight.x0 * DPI - pad, tight.y0 * DPI - pad, tight.x1 * DPI + pad, tight.y1 * DPI + pad)
     box = Bbox.from_extents(*(round(v / PIXEL_RATIO) * PIXEL_RATIO for v in box.extents))  # whole CSS px
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="rgba", dpi=DPI, bbox_inches=Bbox(box.get_points() / DPI))
-    height = round(box.height)
-    whole = np.frombuffer(buffer.getvalue(), np.uint8).reshape(height, -1, 4)
+    canvas_height = round(fig.bbox.height)
+    if box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height:
+        # what it draws lies on the canvas (the usual case with constrained layout): crop the pixels just drawn
+        pixels = np.asarray(canvas.buffer_rgba())
+        whole = pixels[canvas_height - round(box.y1):canvas_height - round(box.y0), round(box.x0):round(box.x1)].copy()
+    else:  # text sticks out of the figure: draw again on a canvas grown to hold it
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="rgba", dpi=DPI, bbox_inches=Bbox(box.get_points() / DPI))
+        whole = np.frombuffer(buffer.getvalue(), np.uint8).reshape(round(box.height), -1, 4)
+    height = whole.shape[0]
     columns = _columns(fig, renderer) if split else []
     cuts = [box.x0] + [(a[1] + b[0]) / 2 for a, b in zip(columns, columns[1:])] + [box.x1]
     cuts = [round((c - box.x0) / PIXEL_RATIO) * PIXEL_RATIO for c in cuts]
