@@ -169,10 +169,10 @@ class ReferencePredictionsView(PredictionsView):
 
     def update(self, snap, history):
         first = not hasattr(self, "ticks")
-        if first:
+        if first:  # the float model's answer: drawn after the bars every frame, so a longer bar never hides it
             ref = snap.info["reference"][self.context]
-            self.ticks = self.ax.plot([ref[w] for w in self.words], range(len(self.words)), "|", color="black",
-                                      ms=14, mew=2)  # the float model's answer, drawn once into the background
+            self.ticks = self._keep(*self.ax.plot([ref[w] for w in self.words], range(len(self.words)), "|",
+                                                  color="black", ms=16, mew=2.5))
         super().update(snap, history)
         return first
 
@@ -194,7 +194,8 @@ def quantization_lab() -> Lab:
         run=quantization_run,
         views=[lambda: GridHistogramView(),
                lambda: ErrorBitsView(),
-               lambda: LossView(("val_loss", "fp32_val_loss"), title="validation loss", ylabel="cross-entropy"),
+               lambda: LossView(("val_loss", "fp32_val_loss"), title="validation loss", ylabel="cross-entropy",
+                                legend="lower right"),  # the curves sit high: the lower right is free
                lambda: ReferencePredictionsView(CONTEXT, data.likely_next_words(CONTEXT))],
         # every=2: a live frame trains two QAT steps (the 16.7 ms frame budget); twin frames every 18 steps
         steps=108, every=2, twin_frames=7,
