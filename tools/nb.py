@@ -67,7 +67,7 @@ COLLAPSE_TAGS = {
     "hide-input": (True, False), "remove-input": (True, False),
     "hide-output": (False, True), "remove-output": (False, True),
     "hide-cell": (True, True), "remove-cell": (True, True),
-    "solution": (True, False),
+    "solution": (True, False),  # not its output: JupyterLab unfolds a cell's outputs when it runs it anyway
 }
 SOLUTION_FIRST_LINE = re.compile(r"^# Solution[^:=]*$")  # says nothing about the answer
 
