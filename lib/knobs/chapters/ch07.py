@@ -53,6 +53,18 @@ def entropy_floor() -> float:
     return scale.conditional_entropy(data.load_corpus("farm_more").tokens, scale_data().context)
 
 
+def compared_shapes(budget_shape: int = 32) -> list[dict]:
+    """Chapter 7's five shapes with (nearly) the parameter count of the sweep's `budget_shape` model, that one first."""
+    d = scale_data()
+    V, c = len(d.vocab), d.context
+    budget = scale.lm_parameter_count(V, c, **SHAPES[budget_shape])
+    shapes = [SHAPES[budget_shape]]
+    for embed_dim, layers in ((2, 1), (32, 1), (0, 1), (16, 4)):
+        shapes.append({"embed_dim": embed_dim, "layers": layers,
+                       "hidden": scale.width_for_budget(budget, V, c, embed_dim, layers)})
+    return shapes
+
+
 def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> sweeps.SweepResult:
     """Five shapes with (nearly) the same parameter count, trained on 8 farms with the sweep's recipe."""
     check_choice("budget_shape", budget_shape, tuple(SHAPES))
@@ -61,15 +73,18 @@ def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> sw
     key = ("shapes", budget_shape)
     if key not in _cache:
         d = scale_data()
-        V, c = len(d.vocab), d.context
-        budget = scale.lm_parameter_count(V, c, **SHAPES[budget_shape])
-        shapes = [SHAPES[budget_shape]]
-        for embed_dim, layers in ((2, 1), (32, 1), (0, 1), (16, 4)):
-            shapes.append({"embed_dim": embed_dim, "layers": layers,
-                           "hidden": scale.width_for_budget(budget, V, c, embed_dim, layers)})
-        _cache[key] = sweeps.capacity_sweep(d, shapes, {"8 farms": d.sizes["8 farms"]}, steps=STEPS, lr=LR,
-                                           batch_size=BATCH, every=RECORD_EVERY, progress=progress)
+        _cache[key] = sweeps.capacity_sweep(d, compared_shapes(budget_shape), {"8 farms": d.sizes["8 farms"]},
+                                           steps=STEPS, lr=LR, batch_size=BATCH, every=RECORD_EVERY,
+                                           progress=progress)
     return _cache[key]
+
+
+def shape_numbers(budget_shape: int = 32) -> dict[str, str]:
+    """What chapter 7's prose says of the compared shapes before it trains them: the base shape, how equal the counts are."""
+    d = scale_data()
+    shapes = compared_shapes(budget_shape)
+    counts = np.array([scale.lm_parameter_count(len(d.vocab), d.context, **s) for s in shapes])
+    return {"base_shape": sweeps.shape_label(shapes[0]), "shape_tolerance": f"{np.abs(counts / counts[0] - 1).max():.1%}"}
 
 
 # ---- the lab -------------------------------------------------------------------------------
