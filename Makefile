@@ -9,13 +9,14 @@ export MPLBACKEND := Agg
 # The book's models are tiny: one torch thread is as fast on an idle machine and 10x faster on a busy one.
 export OMP_NUM_THREADS := 1
 
-.PHONY: help venv book test test-unit test-lib test-notebooks test-html test-browser test-student bench student clean freeze browser npm record
+.PHONY: help venv book test test-unit test-lib test-notebooks test-html test-browser test-student test-nbgrader test-install bench student nbgrader clean freeze browser npm record nbval-copies
 
 help:
 	@echo "make book   build the HTML book into $(BUILD)/html (executes every notebook)"
 	@echo "make test   the whole test suite: library, notebooks (nbval), built HTML, browser, JupyterLab"
 	@echo "make bench  runtimes, live-lab frame times and page sizes -> $(BUILD)/bench.json"
 	@echo "make student  the student edition (no solutions) -> $(BUILD)/student/ and $(BUILD)/student.zip"
+	@echo "make nbgrader  an nbgrader course, one assignment per chapter -> $(BUILD)/nbgrader/"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -49,10 +50,17 @@ test-unit: $(STAMP)
 
 # The library and the chapters' code (no built book, no browser, no kernel).
 test-lib: $(STAMP)
-	$(PY) -m pytest tests -m "not html and not browser and not student" -q
+	$(PY) -m pytest tests -m "not html and not browser and not student and not nbgrader and not install" -q
 
-test-notebooks: $(STAMP)
-	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks -q
+# nbval runs on copies of the notebooks (git keeps them without outputs) with the checked cells' expected
+# outputs, recorded in notebooks/expected/, merged in.
+NBVAL := $(BUILD)/nbval
+nbval-copies: $(STAMP)
+	rm -rf $(NBVAL)
+	$(PY) tools/nb.py merge --out $(NBVAL) notebooks/[0-9]*.ipynb
+
+test-notebooks: nbval-copies
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $(NBVAL) -q
 
 test-html: book browser
 	$(PY) -m pytest tests -m html -q
@@ -63,7 +71,13 @@ test-browser: book browser
 
 test: $(STAMP) browser
 	$(MAKE) book
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q
+	$(MAKE) nbval-copies
+	$(PY) -m pytest tests $(NBVAL) --nbval-lax --nbval-current-env -q
+
+# The Colab path: the knobs wheel in a fresh virtualenv with only what Colab preinstalls, every chapter run
+# from a folder outside the repository (tests/book/test_install.py; part of make test).
+test-install: $(STAMP)
+	$(PY) -m pytest tests -m install -q
 
 bench: book
 	$(PY) tools/bench.py --out $(BUILD)/bench.json
@@ -77,7 +91,17 @@ student: $(STAMP)
 test-student: $(STAMP)
 	$(PY) -m pytest tests -m student -q
 
-# Store the outputs of the cells marked # NBVAL_CHECK_OUTPUT (what nbval compares against); NB=... for one notebook.
+# The nbgrader course: source/chNN/chNN.ipynb per chapter, nbgrader_config.py, points.md (tools/nbgrader_course.py).
+nbgrader: $(STAMP)
+	$(PY) tools/nbgrader_course.py --out $(BUILD)/nbgrader
+
+# The course through the real nbgrader CLI in a temporary folder: generate_assignment, autograde, export.
+test-nbgrader: $(STAMP)
+	$(PY) -m pytest tests -m nbgrader -q
+
+# Run each notebook as Run All does and store what it must show: the outputs of the cells marked
+# # NBVAL_CHECK_OUTPUT in notebooks/expected/NN_topic.json (what nbval compares against), the values of the
+# prose's {eval} numbers in the markdown cells (what JupyterLab shows before anything runs). NB=... for one.
 NB ?= notebooks/[0-9]*.ipynb
 record: $(STAMP)
 	$(PY) tools/nb.py record $(NB)

@@ -16,6 +16,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "html: needs the built book in _build/html (make book)")
     config.addinivalue_line("markers", "browser: drives Debian's chromium through Playwright")
     config.addinivalue_line("markers", "student: runs the student edition in a kernel (make test-student)")
+    config.addinivalue_line("markers", "nbgrader: the nbgrader course through the real nbgrader CLI (make test-nbgrader)")
+    config.addinivalue_line("markers", "install: the knobs wheel in a clean virtualenv, every chapter run outside the "
+                                       "repository (the Colab path; make test-install)")
 
 
 @pytest.fixture(scope="session")

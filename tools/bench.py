@@ -138,8 +138,8 @@ def page_bytes(html_root: Path) -> dict:
 def clean_build_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         config = (ROOT / "_config.yml").read_text().replace("execute_notebooks: cache", "execute_notebooks: force")
-        # the book's own Sphinx extensions are found relative to the config file: point at them from the copy too
-        config = re.sub(r"(^\s+bookext\.\w+:\s*)tools\b", lambda m: m.group(1) + str(ROOT / "tools"), config, flags=re.M)
+        # local_extensions paths are relative to the config file: this copy lives elsewhere
+        config = re.sub(r"^(\s+[\w.]+: )tools(\s|$)", rf"\g<1>{ROOT / 'tools'}\2", config, flags=re.M)
         (Path(tmp) / "_config.yml").write_text(config)
         started = time.perf_counter()
         subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output", tmp,

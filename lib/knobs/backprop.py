@@ -17,10 +17,16 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from knobs.models import check_tiny_lm
+from knobs.validate import check_examples, check_module, check_tensor
+
 
 @torch.no_grad()
 def tiny_lm_backward(model, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """The gradient of the mean cross-entropy w.r.t. every parameter of a TinyLM, by hand (no autograd)."""
+    check_tiny_lm(model, exact=True)
+    check_tensor("X", X, integer=True)
+    check_tensor("y", y, integer=True)
     if X.dim() != 2 or X.shape[1] != model.config.context or y.shape != X.shape[:1]:
         raise ValueError(f"X must be (B, {model.config.context}) word ids and y (B,), "
                          f"got {tuple(X.shape)} and {tuple(y.shape)}")
@@ -45,6 +51,8 @@ def tiny_lm_backward(model, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch
 
 def autograd_gradients(model, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """The same gradients from PyTorch's autograd (what loss.backward() fills into .grad)."""
+    check_module("model", model)
+    check_examples(X, y)
     loss = F.cross_entropy(model(X), y)
     grads = torch.autograd.grad(loss, list(model.parameters()))
     return {name: g for (name, _), g in zip(model.named_parameters(), grads)}

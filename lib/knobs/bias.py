@@ -21,6 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from knobs import data, models, train
+from knobs.validate import check_bool, check_choice, check_fraction, check_instance, check_int
 
 OCCUPATIONS = {"farmer": "he", "vet": "she"}  # job -> the pronoun the skew favours (an arbitrary, synthetic choice)
 SWAP = {"he": "she", "she": "he"}
@@ -29,8 +30,10 @@ MITIGATIONS = ("none", "counterfactual data", "project out direction")
 
 def job_sentences(skew: float, n: int = 300, augment: bool = False, seed: int = 0) -> list[str]:
     """n synthetic job sentences at the given skew; with `augment`, each also gets its pronoun-swapped twin."""
-    if not 0.0 <= skew <= 1.0:
-        raise ValueError(f"skew must be between 0 and 1, got {skew}")
+    check_fraction("skew", skew)
+    check_int("n", n, 1)
+    check_bool("augment", augment)
+    check_int("seed", seed, 0)
     rng = random.Random(seed)
     animals = ["cow", "horse", "dog", "cat", "bird"]
     out = []
@@ -52,9 +55,15 @@ def make_skewed_corpus(skew: float, augment: bool = False, seed: int = 0) -> dat
     return data.load_corpus("farm+jobs", text="\n".join(lines))
 
 
+def _check(model, vocab) -> None:
+    models.check_tiny_lm(model, exact=True)
+    check_instance("vocab", vocab, data.Vocab, "the skewed corpus's Vocab (make_skewed_corpus(...).vocab)")
+
+
 @torch.no_grad()
 def next_word_bias(model, vocab) -> float:
     """Average extra probability the model gives the favored pronoun after 'JOB said' (0 = none)."""
+    _check(model, vocab)
     total = 0.0
     for job, favored in OCCUPATIONS.items():
         p = models.next_word_probs(model, vocab, f"{job} said", ["he", "she"])
@@ -65,6 +74,7 @@ def next_word_bias(model, vocab) -> float:
 @torch.no_grad()
 def embedding_bias(model, vocab) -> float:
     """Average cosine of each job's embedding with g = e_he − e_she, signed toward its favored pronoun."""
+    _check(model, vocab)
     E = model.embed.weight
     g = E[vocab.id("he")] - E[vocab.id("she")]
     total = 0.0
@@ -77,12 +87,14 @@ def embedding_bias(model, vocab) -> float:
 @torch.no_grad()
 def job_separation(model, vocab) -> float:
     """1 − cos(e_farmer, e_vet): how differently the model's input vectors treat the two jobs."""
+    _check(model, vocab)
     E = model.embed.weight
     return 1.0 - float(F.cosine_similarity(E[vocab.id("farmer")], E[vocab.id("vet")], dim=0))
 
 
 def project_out_direction(model, vocab):
     """Hard debiasing (Bolukbasi et al. 2016): remove each job embedding's component along e_he − e_she."""
+    _check(model, vocab)
     fixed = copy.deepcopy(model)
     with torch.no_grad():
         E = fixed.embed.weight
@@ -96,6 +108,9 @@ def project_out_direction(model, vocab):
 
 def farm_pairs(vocab, context: int = 2, every_nth: int = 6):
     """Every `every_nth` pair of the plain farm corpus, in this vocabulary: what mitigation's cost is measured on."""
+    check_instance("vocab", vocab, data.Vocab, "a knobs Vocab")
+    check_int("context", context, 1, 8)
+    check_int("every_nth", every_nth, 1)
     farm = data.load_corpus("farm")
     ids = torch.tensor(vocab.encode(list(farm.tokens)))
     X, y = ids.unfold(0, context, 1)[:-1], ids[context:]
@@ -106,6 +121,8 @@ def bias_run(skew: float, mitigation: str = "none", steps: int = 300, every: int
     """Train on the skewed corpus; yield Snapshots with both bias scores and the farm loss (the cost)."""
     if mitigation not in MITIGATIONS:
         raise ValueError(f"mitigation must be one of {MITIGATIONS}, got {mitigation!r}")
+    check_int("steps", steps, 1)
+    check_int("every", every, 1)
     corpus = make_skewed_corpus(skew, augment=mitigation == "counterfactual data", seed=seed)
     X, y = data.make_dataset(corpus)
     X_farm, y_farm = farm_pairs(corpus.vocab)
@@ -123,6 +140,7 @@ def bias_run(skew: float, mitigation: str = "none", steps: int = 300, every: int
 
 def train_skewed(skew: float, mitigation: str = "none", steps: int = 300, seed: int = 0):
     """(model, vocab, last snapshot) after training on the skewed corpus."""
+    check_choice("mitigation", mitigation, MITIGATIONS)
     corpus = make_skewed_corpus(skew, augment=mitigation == "counterfactual data", seed=seed)
     X, y = data.make_dataset(corpus)
     model = models.make_tiny_lm(len(corpus.vocab), seed=seed)

@@ -13,6 +13,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from knobs.autograd import Value, topological_order
 from knobs.figures import CONTENT_WIDTH, PALETTE, TICK_SIZE, TITLE_SIZE, book_style, inches
+from knobs.validate import check_axes, check_bool, check_instance, check_number, check_text
 
 GRAD_COLOR = PALETTE[5]  # vermillion: gradients, the backward pass
 DATA_COLOR = "#222222"
@@ -22,6 +23,7 @@ OP_NAMES = {"+": "+", "-": "−", "*": "×", "/": "÷", "exp": "exp", "log": "lo
 
 def layout(root: Value) -> dict[int, tuple[float, float]]:
     """(x, y) for each node: x by longest distance from the output, y so each node sits between its inputs."""
+    check_instance("root", root, Value, "a knobs.autograd Value")
     order = topological_order(root)
     depth = {id(root): 0}
     for node in reversed(order):  # outputs before inputs: a node's depth is final when it is reached
@@ -45,6 +47,8 @@ def layout(root: Value) -> dict[int, tuple[float, float]]:
 
 
 def node_name(node: Value) -> str:
+    """A node's label, or its value when it has none (a constant)."""
+    check_instance("node", node, Value, "a knobs.autograd Value")
     return node.label or f"{node.data:.3g}"
 
 
@@ -53,6 +57,10 @@ def draw_graph(root: Value, ax, show_grad: bool = True, params: tuple = ()) -> N
 
     Nodes whose label is in `params` (the knobs training would turn) get a thick blue frame.
     """
+    check_instance("root", root, Value, "a knobs.autograd Value")
+    check_axes("ax", ax)
+    check_bool("show_grad", show_grad)
+    check_instance("params", params, (tuple, list, set, frozenset), "a tuple of node labels")
     positions = layout(root)
     xs, ys = zip(*positions.values())
     box_w, box_h, gap, radius = 1.1, 0.78, 0.45, 0.21  # in column units: boxes leave room for the operation circles
@@ -93,6 +101,10 @@ def graph_figure(root: Value, wrt: str = "L", params: tuple = (), inch_per_unit:
     Drawn at the book's sizes (knobs.figures): a box holds its text at 11 px, so a graph of more than a few
     columns is wider than a phone (show it with show_figure(..., wide=True)).
     """
+    check_instance("root", root, Value, "a knobs.autograd Value")
+    check_text("wrt", wrt)
+    check_instance("params", params, (tuple, list, set, frozenset), "a tuple of node labels")
+    check_number("inch_per_unit", inch_per_unit, 0, 10, low_open=True)
     from matplotlib.figure import Figure
 
     xs, ys = zip(*layout(root).values())
@@ -111,6 +123,9 @@ def graph_figure(root: Value, wrt: str = "L", params: tuple = (), inch_per_unit:
 
 def describe_graph(root: Value, show_grad: bool = True, wrt: str = "L") -> str:
     """Alt text: every named node with its value (and gradient), in forward order."""
+    check_instance("root", root, Value, "a knobs.autograd Value")
+    check_bool("show_grad", show_grad)
+    check_text("wrt", wrt)
     parts = []
     for node in topological_order(root):
         if node.label:

@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import torch
 
+from knobs.validate import check_choice, check_examples, check_instance, check_int, check_number, check_text
+
 # Every sentence of the corpus ends with the word "." (a word like any other for the model). Shown bare, in a bar
 # label or a sentence of prose, it reads as punctuation or disappears, so the book shows it by this name.
 END_WORD = "."
@@ -22,6 +24,7 @@ END_NAME = "⟨end⟩"
 
 def display_word(word: str) -> str:
     """How the book shows a vocabulary word: itself, except the end-of-sentence word "." (every label and alt text)."""
+    check_text("word", word)
     return END_NAME if word == END_WORD else word
 
 
@@ -80,13 +83,15 @@ class Corpus:
 def read_corpus_text(name: str = "farm") -> str:
     """The raw text of a corpus that ships with knobs (no download, ever)."""
     files = {p.name.removesuffix(".txt") for p in resources.files("knobs.corpora").iterdir() if p.name.endswith(".txt")}
-    if name not in files:
-        raise ValueError(f"corpus {name!r} does not exist; choose one of {sorted(files)}")
+    check_choice("name", name, sorted(files))
     return resources.files("knobs.corpora").joinpath(f"{name}.txt").read_text()
 
 
 def load_corpus(name: str = "farm", text: str | None = None) -> Corpus:
     """Tokenize a shipped corpus (or your own `text`) into words; used by every chapter."""
+    check_text("name", name)
+    if text is not None:
+        check_text("text", text)
     text = read_corpus_text(name) if text is None else text
     tokens = tuple(text.split())
     if len(tokens) < 2:
@@ -96,6 +101,8 @@ def load_corpus(name: str = "farm", text: str | None = None) -> Corpus:
 
 def next_word_counts(corpus: Corpus, words: str) -> dict[str, int]:
     """How often each word follows `words` in the corpus (the answer the model should learn)."""
+    check_instance("corpus", corpus, Corpus, "a Corpus (from load_corpus)")
+    check_text("words", words)
     context = words.split()
     n = len(context)
     counts: dict[str, int] = {}
@@ -108,8 +115,8 @@ def next_word_counts(corpus: Corpus, words: str) -> dict[str, int]:
 
 def make_dataset(corpus: Corpus, context: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """All (X, y) pairs: X is (N, context) word ids, y is (N,) the next word's id."""
-    if not 1 <= context <= 8:
-        raise ValueError(f"context must be between 1 and 8 words, got {context}")
+    check_instance("corpus", corpus, Corpus, "a Corpus (from load_corpus)")
+    check_int("context", context, 1, 8)
     ids = corpus.ids
     X = ids.unfold(0, context, 1)[:-1]  # (N, context): every window but the last
     y = ids[context:]  # (N,): the word after each window
@@ -118,8 +125,9 @@ def make_dataset(corpus: Corpus, context: int = 2) -> tuple[torch.Tensor, torch.
 
 def split_dataset(X: torch.Tensor, y: torch.Tensor, val_fraction: float = 0.2, seed: int = 0):
     """Shuffle with `seed`, then hold out `val_fraction` of the pairs for validation."""
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+    check_examples(X, y, ids=False)
+    check_number("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    check_int("seed", seed, 0)
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     n_val = max(1, int(len(y) * val_fraction))
     val, train = order[:n_val], order[n_val:]
@@ -128,8 +136,9 @@ def split_dataset(X: torch.Tensor, y: torch.Tensor, val_fraction: float = 0.2, s
 
 def iterate_batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int = 0):
     """Yield shuffled (X, y) minibatches forever; reproducible through `seed`."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_examples(X, y, ids=False)
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
     generator = torch.Generator().manual_seed(seed)
     while True:
         order = torch.randperm(len(y), generator=generator)
@@ -159,6 +168,6 @@ def farm_split() -> FarmSplit:
 @lru_cache(maxsize=None)
 def likely_next_words(context: str, k: int = 5) -> tuple[str, ...]:
     """The k words that most often follow `context` in the farm corpus (what labs draw bars for)."""
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a whole number 1 or more, got {k!r}")
+    check_text("context", context)
+    check_int("k", k, 1)
     return tuple(list(next_word_counts(load_corpus("farm"), context))[:k])

@@ -18,9 +18,12 @@ which the tests check step by step.
 """
 from __future__ import annotations
 
+import numbers
 from functools import lru_cache
 
 import numpy as np
+
+from knobs.validate import ArgumentTypeError, check_choice, check_int, check_number, fail
 
 A, TILT, B, K = 0.5, 0.3, 4.0, 0.8  # well depth, tilt between the two dips, valley steepness, valley slope
 BOX = (-2.2, 2.2)  # the square the contour map shows, for both parameters
@@ -29,11 +32,15 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 
 def surface(t1, t2):
     """f(t1, t2) (raw, before subtracting the minimum); works elementwise on arrays."""
+    for name, t in (("t1", t1), ("t2", t2)):
+        if isinstance(t, bool) or not isinstance(t, (numbers.Real, np.ndarray)):
+            fail(name, "a number or a NumPy array of numbers", t, ArgumentTypeError)
     return A * (t1 ** 2 - 1) ** 2 + TILT * t1 + B * (t2 - K * t1) ** 2
 
 
 def gradient(theta: np.ndarray) -> np.ndarray:
     """(df/dt1, df/dt2) by hand with the chain rule (tested against torch.autograd)."""
+    _check_theta(theta)
     t1, t2 = theta
     across = 2 * B * (t2 - K * t1)  # d/d(t2 - K t1) of the valley term
     return np.array([4 * A * t1 * (t1 ** 2 - 1) + TILT - K * across, across])
@@ -53,16 +60,22 @@ def minima() -> tuple[np.ndarray, np.ndarray]:
 
 def loss(theta: np.ndarray) -> float:
     """f(theta) - min f: 0 at the global minimum. inf once the parameters have blown up."""
+    _check_theta(theta)
     with np.errstate(over="ignore", invalid="ignore"):
         value = surface(*theta) - surface(*minima()[0])
     return float(value) if np.isfinite(value) else float("inf")
+
+
+def _check_theta(theta) -> None:
+    if not isinstance(theta, (np.ndarray, list, tuple)) or np.ndim(theta) == 0 or len(theta) != 2:
+        fail("theta", "the two parameters (t1, t2): a pair, or an array of shape (2,) or (2, N)", theta)
 
 
 class SGD:
     """theta <- theta - lr * gradient."""
 
     def __init__(self, lr: float):
-        self.lr = lr
+        self.lr = check_number("lr", lr, 0, 10, low_open=True)
 
     def step(self, theta, grad):
         return theta - self.lr * grad
@@ -72,6 +85,8 @@ class Momentum:
     """velocity <- momentum * velocity + gradient; theta <- theta - lr * velocity (PyTorch's form, Polyak 1964)."""
 
     def __init__(self, lr: float, momentum: float = 0.9):
+        check_number("lr", lr, 0, 10, low_open=True)
+        check_number("momentum", momentum, 0, 1, high_open=True)
         self.lr, self.momentum, self.velocity = lr, momentum, 0.0
 
     def step(self, theta, grad):
@@ -83,6 +98,10 @@ class Adam:
     """Running means of the gradient (m) and of its square (v), bias-corrected; step lr * m / sqrt(v) per parameter."""
 
     def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        check_number("lr", lr, 0, 10, low_open=True)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            check_number(name, beta, 0, 1, high_open=True)
+        check_number("eps", eps, 0, 1, low_open=True)
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
         self.m, self.v, self.t = 0.0, 0.0, 0
 
@@ -96,11 +115,10 @@ class Adam:
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.9):
     """'sgd', 'momentum' or 'adam' (whose beta1 is the momentum knob), with a clear error otherwise."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+    check_choice("name (the optimizer)", name, OPTIMIZERS)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 10:
         raise ValueError(f"lr must be a number in (0, 10], got {lr!r}")
-    if not 0 <= momentum < 1:
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     return {"sgd": lambda: SGD(lr), "momentum": lambda: Momentum(lr, momentum),
             "adam": lambda: Adam(lr, beta1=momentum)}[name]()
@@ -108,9 +126,16 @@ def make_optimizer(name: str, lr: float, momentum: float = 0.9):
 
 def descend(start, optimizer, steps: int):
     """Yield (step, theta, loss) from step 0; stops after the step where the loss becomes inf (diverged)."""
-    theta = np.asarray(start, dtype=float)
-    if theta.shape != (2,) or not np.all(np.isfinite(theta)):
-        raise ValueError(f"start must be two finite numbers (t1, t2), got {start!r}")
+    try:
+        theta = np.asarray(start, dtype=float)
+    except (TypeError, ValueError):
+        theta = None
+    if theta is None or theta.shape != (2,) or not np.all(np.isfinite(theta)):
+        fail("start", "two finite numbers (t1, t2)", start)
+    if not callable(getattr(optimizer, "step", None)):
+        fail("optimizer", "an optimizer from make_optimizer (with a .step(theta, grad) method)", optimizer,
+             ArgumentTypeError)
+    check_int("steps", steps, 0)
     yield 0, theta, loss(theta)
     for step in range(1, steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows: that is the lesson, not an error

@@ -9,6 +9,14 @@ from-scratch function is tested against PyTorch's own in tests/test_embeddings.p
 
 Shapes: V words in the vocabulary, d numbers per word vector, an embedding
 table `E` is (V, d) and row i is word i's vector.
+
+Dtypes: `cosine_similarity` and `lookup_by_one_hot` return their inputs' dtype.
+The table functions (similarity_matrix, principal_axes, project, ...) accept a
+tensor or array of any dtype and compute in float32, or float64 if given float64
+(CPU SVD has no half precision). NaN or inf in a table propagates where the
+answer is a number per entry (cosine_similarity, similarity_matrix, project: a
+diverged run's map shows NaN) and is refused where it would silently pick an
+answer (nearest_words, analogy, principal_axes); neighbour_agreement reads it as 0.
 """
 from __future__ import annotations
 
@@ -18,24 +26,46 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from knobs.models import GPT2Config, gpt2_parameter_formula
+from knobs.data import Vocab
+from knobs.models import GPT2Config, check_tiny_lm, gpt2_parameter_formula
+from knobs.validate import ArgumentTypeError, check_bool, check_instance, check_int, check_number, check_text, fail
 
 
-def _table(E, name: str = "E") -> torch.Tensor:
+def _as_tensor(name: str, x, **kw) -> torch.Tensor:
+    """torch.as_tensor(x), or an error naming the argument when x is not numbers (a string, None, ragged lists)."""
+    try:
+        return torch.as_tensor(x, **kw)
+    except (TypeError, ValueError, RuntimeError):
+        fail(name, "a tensor, an array or a list of numbers", x, ArgumentTypeError)
+
+
+def _check_vocab(vocab, E) -> None:
+    check_instance("vocab", vocab, Vocab, "a knobs Vocab (e.g. data.farm_split().vocab)")
+    if E.shape[0] != len(vocab):
+        raise ValueError(f"E has {E.shape[0]} rows but the vocabulary has {len(vocab)} words")
+
+
+def _table(E, name: str = "E", finite: bool = True) -> torch.Tensor:
     """Accept a (V, d) tensor or array (a snapshot's numpy copy too); refuse anything else clearly."""
-    E = torch.as_tensor(E)
+    try:
+        E = torch.as_tensor(E)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be a 2-D table of numbers (a tensor or array), got {type(E).__name__}") from None
     if E.ndim != 2 or E.shape[0] < 2 or E.shape[1] < 1:
         raise ValueError(f"{name} must be a 2-D table (words × dimensions) with at least 2 rows, got shape {tuple(E.shape)}")
-    return E.float()
+    E = E.double() if E.dtype == torch.float64 else E.float()
+    if finite and not bool(torch.isfinite(E).all()):
+        raise ValueError(f"{name} must hold only finite numbers, got {int((~torch.isfinite(E)).sum())} NaN or inf")
+    return E
 
 
 # ---- the lookup ---------------------------------------------------------------------------------
 def one_hot(ids: torch.Tensor, num_words: int) -> torch.Tensor:
     """(…,) word ids -> (…, num_words) rows of zeros with a single 1 at each id."""
-    ids = torch.as_tensor(ids)
-    if ids.dtype not in (torch.int64, torch.int32):
+    ids = _as_tensor("ids", ids)
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
         raise ValueError(f"ids must be whole-number word ids, got dtype {ids.dtype}")
-    if not isinstance(num_words, int) or num_words < 1:
+    if isinstance(num_words, bool) or not isinstance(num_words, int) or num_words < 1:
         raise ValueError(f"num_words must be a whole number 1 or more, got {num_words!r}")
     if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < num_words):
         raise ValueError(f"ids must be between 0 and {num_words - 1}, got {int(ids.min())} … {int(ids.max())}")
@@ -45,7 +75,7 @@ def one_hot(ids: torch.Tensor, num_words: int) -> torch.Tensor:
 
 def lookup_by_one_hot(E: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """What nn.Embedding does, written as a product: one_hot(ids) (…, V) @ E (V, d) -> (…, d)."""
-    E = torch.as_tensor(E)
+    E = _as_tensor("E", E)
     if E.ndim != 2:
         raise ValueError(f"E must be a 2-D table (words × dimensions), got shape {tuple(E.shape)}")
     return one_hot(ids, E.shape[0]).to(E.dtype) @ E
@@ -55,36 +85,50 @@ def rows_with_gradient(grad: torch.Tensor | None) -> list[int]:
     """Indices of the rows of an embedding's gradient that are not all zero."""
     if grad is None:
         raise ValueError("grad is None: call loss.backward() first (and do not zero the gradients before looking)")
-    grad = _table(grad, "grad")
-    return torch.nonzero(grad.abs().sum(dim=1) > 0).flatten().tolist()
+    grad = _table(grad, "grad", finite=False)
+    return torch.nonzero((grad != 0).any(dim=1)).flatten().tolist()  # a NaN row has a (broken) gradient too
 
 
 # ---- closeness ----------------------------------------------------------------------------------
 def cosine_similarity(a: torch.Tensor, b: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
-    """a·b / (max(|a|, eps) · max(|b|, eps)) along `dim`; broadcasts like torch.nn.functional.cosine_similarity."""
-    if not eps > 0:
-        raise ValueError(f"eps must be a small positive number, got {eps!r}")
-    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    """a·b / (max(|a|, eps) · max(|b|, eps)) along `dim`; broadcasts like torch.nn.functional.cosine_similarity.
+
+    Each vector is divided by its largest |entry| before its length is taken, so vectors of 1e30 or
+    1e-30 get their true cosine: torch's squares them first and, in float32, returns 0 for the first
+    and (with a small eps) numbers far above 1 for the second.
+    NaN or inf in a vector gives NaN, as in torch. The result has the inputs' (promoted) dtype.
+    """
+    check_number("eps", eps, 0, low_open=True)
+    a, b = _as_tensor("a", a), _as_tensor("b", b)
+    if not (a.is_floating_point() and b.is_floating_point()):
+        raise ValueError(f"a and b must be floating-point tensors, got {a.dtype} and {b.dtype}")
     a, b = torch.broadcast_tensors(a, b)
-    if not -a.ndim <= dim < max(a.ndim, 1):
-        raise ValueError(f"dim must be between {-a.ndim} and {a.ndim - 1} for {a.ndim}-D inputs, got {dim}")
-    a_unit = a / a.norm(dim=dim, keepdim=True).clamp_min(eps)
-    b_unit = b / b.norm(dim=dim, keepdim=True).clamp_min(eps)
-    return (a_unit * b_unit).sum(dim=dim)
+    if a.ndim == 0:
+        raise ValueError("a and b must be vectors (at least 1 dimension), got two single numbers")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -a.ndim <= dim < a.ndim:
+        raise ValueError(f"dim must be between {-a.ndim} and {a.ndim - 1} for {a.ndim}-D inputs, got {dim!r}")
+    return (_unit(a, dim, eps) * _unit(b, dim, eps)).sum(dim=dim)
+
+
+def _unit(x: torch.Tensor, dim: int, eps: float) -> torch.Tensor:
+    """x / max(|x|, eps), computed as (x / m) / max(|x / m|, eps / m) with m = max|x|: no square over- or underflows."""
+    m = x.abs().amax(dim=dim, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+    scaled = x / m  # entries in [-1, 1]
+    return scaled / torch.maximum(scaled.norm(dim=dim, keepdim=True), eps / m)
 
 
 def similarity_matrix(E) -> torch.Tensor:
     """(V, d) -> (V, V): the cosine similarity of every word with every word."""
-    E = _table(E)
+    E = _table(E, finite=False)
     return cosine_similarity(E[:, None, :], E[None, :, :])
 
 
 def nearest_words(E, vocab, word: str, k: int = 3) -> list[tuple[str, float]]:
     """The k words whose vectors point most nearly the same way as `word`'s (the word itself left out)."""
     E = _table(E)
-    if E.shape[0] != len(vocab):
-        raise ValueError(f"E has {E.shape[0]} rows but the vocabulary has {len(vocab)} words")
-    if not isinstance(k, int) or not 1 <= k <= len(vocab) - 1:
+    _check_vocab(vocab, E)
+    check_text("word", word)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(vocab) - 1:
         raise ValueError(f"k must be between 1 and {len(vocab) - 1}, got {k!r}")
     i = vocab.id(word)
     sims = cosine_similarity(E, E[i])
@@ -100,11 +144,13 @@ def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool =
     shows what the arithmetic alone gives (often one of the inputs: Nissim et al. 2020).
     """
     E = _table(E)
-    if E.shape[0] != len(vocab):
-        raise ValueError(f"E has {E.shape[0]} rows but the vocabulary has {len(vocab)} words")
+    _check_vocab(vocab, E)
+    for name, word in (("a", a), ("b", b), ("c", c)):
+        check_text(name, word)
+    check_bool("exclude_inputs", exclude_inputs)
     ia, ib, ic = vocab.id(a), vocab.id(b), vocab.id(c)
     left = len(vocab) - (len({ia, ib, ic}) if exclude_inputs else 0)
-    if not isinstance(k, int) or not 1 <= k <= left:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= left:
         raise ValueError(f"k must be between 1 and {left}, got {k!r}")
     sims = cosine_similarity(E, E[ib] - E[ia] + E[ic])
     if exclude_inputs:
@@ -115,10 +161,11 @@ def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool =
 
 def neighbor_agreement(E, labels: list[str]) -> float:
     """Share of words whose nearest other word (by cosine) carries the same label; 0..1."""
-    E = _table(E)
+    E = _table(E, finite=False)  # a diverged run's NaNs count as zeros below
+    check_instance("labels", labels, (list, tuple), "a list with one label per row of E")
     if len(labels) != E.shape[0]:
         raise ValueError(f"labels must give one label per row of E ({E.shape[0]}), got {len(labels)}")
-    sims = similarity_matrix(torch.nan_to_num(E))
+    sims = similarity_matrix(torch.nan_to_num(E, nan=0.0, posinf=0.0, neginf=0.0))
     sims.fill_diagonal_(-float("inf"))
     nearest = sims.argmax(dim=1).tolist()
     return sum(labels[i] == labels[j] for i, j in enumerate(nearest)) / len(labels)
@@ -126,6 +173,7 @@ def neighbor_agreement(E, labels: list[str]) -> float:
 
 def chance_agreement(labels: list[str]) -> float:
     """The expected neighbour agreement if each word's nearest neighbour were a random other word."""
+    check_instance("labels", labels, (list, tuple), "a list of labels")
     n = len(labels)
     if n < 2:
         raise ValueError(f"labels must have at least 2 entries, got {n}")
@@ -139,7 +187,7 @@ def context_profiles(ids, num_words: int) -> torch.Tensor:
     The next-word task only ever asks an embedding what tends to follow its word,
     so words with similar profiles have every reason to get similar vectors.
     """
-    ids = torch.as_tensor(ids).long().flatten()
+    ids = _as_tensor("ids", ids).long().flatten()
     if ids.numel() < 3:
         raise ValueError(f"ids must hold at least 3 word ids, got {ids.numel()}")
     if not isinstance(num_words, int) or not 0 <= int(ids.min()) <= int(ids.max()) < num_words:
@@ -158,8 +206,10 @@ def principal_axes(E, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     Signs are fixed (each axis's largest component is positive) so the same E always gives the same view.
     """
     E = _table(E)
-    if not isinstance(k, int) or not 1 <= k <= E.shape[1]:
-        raise ValueError(f"k must be between 1 and {E.shape[1]} (the number of dimensions), got {k!r}")
+    most = min(E.shape)  # the SVD of a V x d table has min(V, d) directions
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= most:
+        raise ValueError(f"k must be between 1 and {most} (the smaller of E's {E.shape[0]} rows and "
+                         f"{E.shape[1]} dimensions), got {k!r}")
     mean = E.mean(dim=0)
     _, _, Vh = torch.linalg.svd(E - mean, full_matrices=False)  # rows of Vh: directions, most spread first
     axes = Vh[:k].T  # (d, k)
@@ -169,17 +219,21 @@ def principal_axes(E, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def project(E, mean: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
     """(V, d) -> (V, k): coordinates of each word along fixed axes (from principal_axes)."""
-    E = _table(E)
-    if axes.shape[0] != E.shape[1]:
-        raise ValueError(f"axes are for {axes.shape[0]} dimensions but E has {E.shape[1]}")
-    return (E - mean) @ axes
+    E = _table(E, finite=False)  # a diverged run's NaNs stay NaN on the map
+    mean, axes = _as_tensor("mean", mean), _as_tensor("axes", axes)
+    if mean.shape != E.shape[1:]:
+        fail("mean", f"one number per dimension of E ({E.shape[1]})", mean)
+    if axes.ndim != 2 or axes.shape[0] != E.shape[1]:
+        fail("axes", f"a ({E.shape[1]}, k) matrix, one row per dimension of E (from principal_axes)", axes)
+    return (E - mean.to(E.dtype)) @ axes.to(E.dtype)
 
 
 # ---- rotations: the axes carry no meaning -------------------------------------------------------
 def random_rotation(d: int, seed: int = 0) -> torch.Tensor:
     """A random d × d rotation matrix R (R Rᵀ = I, det R = +1), the same for the same seed."""
-    if not isinstance(d, int) or not 1 <= d <= 4096:
+    if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 4096:
         raise ValueError(f"d must be a whole number between 1 and 4096, got {d!r}")
+    check_int("seed", seed, 0)
     generator = torch.Generator().manual_seed(seed)
     Q, Rtri = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
     Q = Q * torch.sign(torch.diagonal(Rtri))  # makes the draw uniform over orthogonal matrices
@@ -196,8 +250,9 @@ def rotate_tiny_lm(model: nn.Module, R: torch.Tensor) -> nn.Module:
     vectors side by side, so each block W_k of its weight (the columns that read
     context word k) becomes W_k R: W_k R (e R)ᵀ = W_k R Rᵀ eᵀ = W_k eᵀ.
     """
+    check_tiny_lm(model, exact=True)
     d = model.embed.weight.shape[1]
-    R = torch.as_tensor(R, dtype=model.embed.weight.dtype)
+    R = _as_tensor("R", R, dtype=model.embed.weight.dtype)
     if R.shape != (d, d):
         raise ValueError(f"R must be a {d} × {d} matrix for this model's {d}-number word vectors, got {tuple(R.shape)}")
     if not torch.allclose(R @ R.T, torch.eye(d), atol=1e-4):
@@ -213,6 +268,8 @@ def rotate_tiny_lm(model: nn.Module, R: torch.Tensor) -> nn.Module:
 # ---- real models ----------------------------------------------------------------------------------
 def embedding_share(config: GPT2Config | None = None) -> dict[str, float]:
     """GPT-2's token and position embedding counts and their share of all parameters, from its configuration."""
+    if config is not None:
+        check_instance("config", config, GPT2Config, "a GPT2Config (or None for GPT-2 small)")
     config = config or GPT2Config()
     parts = gpt2_parameter_formula(config)
     total = sum(parts.values())
@@ -222,10 +279,14 @@ def embedding_share(config: GPT2Config | None = None) -> dict[str, float]:
 
 def parameters_by_vocab_size(sizes, config: GPT2Config | None = None, tied: bool = True) -> list[int]:
     """GPT-2's total parameter count if its vocabulary had each of `sizes` tokens (everything else kept)."""
+    if config is not None:
+        check_instance("config", config, GPT2Config, "a GPT2Config (or None for GPT-2 small)")
+    check_bool("tied", tied)
+    if isinstance(sizes, str) or not hasattr(sizes, "__iter__"):
+        fail("sizes", "a list of vocabulary sizes", sizes, ArgumentTypeError)
     config = config or GPT2Config()
     counts = []
     for V in sizes:
-        if not isinstance(V, int) or not 2 <= V <= 10_000_000:
-            raise ValueError(f"each vocabulary size must be a whole number between 2 and 10,000,000, got {V!r}")
+        check_int("sizes (each vocabulary size)", V, 2, 10_000_000)
         counts.append(sum(gpt2_parameter_formula(replace(config, vocab_size=V, tie_word_embeddings=tied)).values()))
     return counts

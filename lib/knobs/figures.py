@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from knobs.validate import (ArgumentTypeError, check_axes, check_bool, check_choice, check_figure, check_instance,
+                            check_int, check_number, check_text, fail)
+
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 DIVERGING_CMAP = "RdBu_r"
 INK, MUTED = "#222222", "#555555"  # text, and reference lines and secondary text
@@ -55,7 +58,7 @@ BOOK_STYLE = {
 
 def _style() -> dict:
     """BOOK_STYLE and the palette as the colour cycle (a cycler is built on demand: no import at import time)."""
-    from cycler import cycler
+    from matplotlib.rcsetup import cycler  # matplotlib's own (cycler is its dependency, not ours)
 
     return {**BOOK_STYLE, "axes.prop_cycle": cycler(color=PALETTE)}
 
@@ -80,6 +83,8 @@ def style_axes(ax, title: str | None = None, xlabel: str | None = None, ylabel: 
     """Title, axis labels and tick labels in the book's sizes, and no more ticks than fit (every lab panel)."""
     from matplotlib.ticker import AutoLocator
 
+    check_axes("ax", ax)
+
     if title is not None:
         ax.set_title(title, fontsize=TITLE_SIZE)
     if xlabel is not None:
@@ -96,6 +101,7 @@ def style_axes(ax, title: str | None = None, xlabel: str | None = None, ylabel: 
 
 def inches(css_px: float) -> float:
     """A figure size in inches for a width or height of `css_px` CSS px as shown in the book."""
+    check_number("css_px", css_px, 0)
     return css_px / CSS_PX_PER_INCH
 
 
@@ -103,6 +109,8 @@ def inches(css_px: float) -> float:
 @contextmanager
 def recording_text(renderer):
     """Record (text, size in points) of every piece of text `renderer` draws inside the block."""
+    if not callable(getattr(renderer, "draw_text", None)):
+        fail("renderer", "a matplotlib renderer (canvas.get_renderer())", renderer, ArgumentTypeError)
     drawn: list[tuple[str, float]] = []
     draw_text = renderer.draw_text
 
@@ -123,6 +131,8 @@ def text_sizes(fig, extra_artists=()) -> list[tuple[str, float]]:
     themselves (a `fontsize` attribute, e.g. knobs.lab.views.WordLabels)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    check_figure("fig", fig)
+    check_instance("extra_artists", extra_artists, (list, tuple), "a list of artists")
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     renderer = canvas.get_renderer()
     with recording_text(renderer) as drawn:
@@ -140,6 +150,9 @@ def text_sizes(fig, extra_artists=()) -> list[tuple[str, float]]:
 def shown_text_px(points: float, css_width: float, available: float) -> float:
     """How many CSS px text of `points` is on screen in an image designed `css_width` CSS px wide, shown in a
     column `available` CSS px wide (an image is never shown wider than its design, narrower when it must)."""
+    check_number("points", points, 0)
+    check_number("css_width", css_width, 0, low_open=True)
+    check_number("available", available, 0)
     return points * (CSS_PX_PER_INCH / 72) * min(1.0, available / css_width)
 
 
@@ -153,6 +166,9 @@ def encode_rgba(rgba: np.ndarray, fmt: str = "webp") -> bytes:
     """
     from PIL import Image
 
+    check_choice("fmt", fmt, tuple(MIME))
+    if not isinstance(rgba, np.ndarray) or rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] != 4:
+        fail("rgba", "a (height, width, 4) uint8 array of RGBA pixels", rgba, ArgumentTypeError)
     rgba = np.ascontiguousarray(rgba)
     out = io.BytesIO()
     if fmt == "jpeg":  # straight from the buffer, the alpha byte skipped (no conversion copy: ~0.4 ms a panel)
@@ -174,6 +190,9 @@ MIME = {"webp": "image/webp", "png": "image/png", "jpeg": "image/jpeg"}
 
 
 def data_uri(data: bytes, fmt: str) -> str:
+    """Image bytes as a data: URI (inlined in the page: the book makes no image request)."""
+    check_instance("data", data, bytes, "the image's bytes")
+    check_choice("fmt", fmt, tuple(MIME))
     return f"data:{MIME[fmt]};base64," + base64.b64encode(data).decode()
 
 
@@ -186,6 +205,14 @@ class Picture:
     width: int  # CSS px (the image is PIXEL_RATIO times as many pixels)
     height: int
     text_pt: float | None = None
+
+    def __post_init__(self):
+        check_instance("data", self.data, bytes, "the image's bytes")
+        check_choice("fmt", self.fmt, tuple(MIME))
+        check_int("width", self.width, 1)
+        check_int("height", self.height, 1)
+        if self.text_pt is not None:
+            check_number("text_pt", self.text_pt, 0, low_open=True)
 
     def min_width(self) -> int:
         """The narrowest the image may be shown: where its smallest text is still MIN_TEXT_PX CSS px."""
@@ -217,6 +244,10 @@ class FigureWithAlt:
     `wide`: a figure that cannot be cut (a diagram) and may scroll sideways on a phone rather than shrink."""
 
     def __init__(self, pictures: list[Picture], alt: str, wide: bool = False):
+        if not isinstance(pictures, (list, tuple)) or not pictures or not all(isinstance(p, Picture) for p in pictures):
+            fail("pictures", "a list of at least one Picture", pictures)
+        check_text("alt", alt)
+        check_bool("wide", wide)
         self.pictures, self.alt, self.wide = list(pictures), alt, wide
 
     def alts(self) -> list[str]:
@@ -271,6 +302,9 @@ def render_figure(fig, split: bool = True, pad_px: float = 4.0) -> tuple[list[Pi
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.transforms import Bbox
 
+    check_figure("fig", fig)
+    check_bool("split", split)
+    check_number("pad_px", pad_px, 0, 100)
     fig.set_dpi(DPI)
     canvas = FigureCanvasAgg(fig)  # a figure made with pyplot gets an Agg canvas of its own here
     renderer = canvas.get_renderer()
@@ -311,8 +345,9 @@ def show_figure(fig, alt: str, split: bool = True, wide: bool = False) -> Figure
     """
     import matplotlib.pyplot as plt
 
+    check_figure("fig", fig)
     if not isinstance(alt, str) or not alt.strip():
-        raise ValueError("alt must describe what the figure shows (it is read aloud by screen readers)")
+        fail("alt", "a sentence describing what the figure shows (it is read aloud by screen readers)", alt)
     pictures, _ = render_figure(fig, split=split)
     plt.close(fig)
     return FigureWithAlt(pictures, alt, wide=wide)

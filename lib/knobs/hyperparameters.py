@@ -9,13 +9,21 @@ from __future__ import annotations
 import torch
 
 from knobs import models, train
+from knobs.validate import check_examples, check_int, check_number, fail
 
 
 def random_search_lr(X, y, X_val, y_val, vocab_size: int, trials: int = 6, steps: int = 150,
                      low: float = 1e-3, high: float = 1.0, seed: int = 0) -> list[tuple[float, float]]:
     """Automated hyperparameter search: log-uniform random learning rates, judged on validation loss."""
-    if trials < 1 or not 0 < low < high:
-        raise ValueError(f"need trials >= 1 and 0 < low < high, got trials={trials}, low={low}, high={high}")
+    check_examples(X, y)
+    check_examples(X_val, y_val, names=("X_val", "y_val"))
+    check_int("vocab_size", vocab_size, 2)
+    check_int("trials", trials, 1, 1000)
+    check_int("steps", steps, 1)
+    check_number("low", low, 0, 100, low_open=True)
+    if check_number("high", high, 0, 100, low_open=True) <= low:
+        fail("high", f"above low ({low:g})", high)
+    check_int("seed", seed, 0)
     generator = torch.Generator().manual_seed(seed)
     exponents = torch.empty(trials).uniform_(torch.log10(torch.tensor(low)).item(),
                                              torch.log10(torch.tensor(high)).item(), generator=generator)

@@ -11,10 +11,22 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from knobs.data import Vocab
+from knobs.models import check_tiny_lm
+from knobs.validate import check_instance, check_int, check_tensor, check_text, fail
+
+
+def _check(model, vocab, context, word) -> None:
+    check_tiny_lm(model, exact=True)
+    check_instance("vocab", vocab, Vocab, "a knobs Vocab (e.g. data.farm_split().vocab)")
+    check_text("context", context)
+    check_text("word", word)
+
 
 @torch.no_grad()
 def single_weight_effects(model, vocab, context: str, word: str) -> torch.Tensor:
     """Change in P(word | context) when each single parameter is set to zero (one at a time)."""
+    _check(model, vocab, context, word)
     ids = torch.tensor([vocab.encode(context)[-model.config.context:]])
     target = vocab.id(word)
 
@@ -35,6 +47,7 @@ def single_weight_effects(model, vocab, context: str, word: str) -> torch.Tensor
 @torch.no_grad()
 def hidden_unit_effects(model, vocab, context: str, word: str) -> torch.Tensor:
     """Change in P(word | context) when each hidden unit is switched off (its output set to 0), one at a time."""
+    _check(model, vocab, context, word)
     ids = torch.tensor([vocab.encode(context)[-model.config.context:]])
     h = torch.tanh(model.hidden(model.embed(ids).flatten(1)))  # (1, hidden)
     base = torch.softmax(model.out(h), -1)[0, vocab.id(word)]
@@ -44,6 +57,7 @@ def hidden_unit_effects(model, vocab, context: str, word: str) -> torch.Tensor:
 
 def gradient_x_weight(model, vocab, context: str, word: str) -> dict[str, torch.Tensor]:
     """Attribution of log P(word | context) to every parameter: gradient × value (first-order effect of zeroing it)."""
+    _check(model, vocab, context, word)
     ids = torch.tensor([vocab.encode(context)[-model.config.context:]])
     model.zero_grad()
     torch.log_softmax(model(ids), -1)[0, vocab.id(word)].backward()
@@ -53,6 +67,9 @@ def gradient_x_weight(model, vocab, context: str, word: str) -> dict[str, torch.
 
 
 def hidden_activations(model, X: torch.Tensor) -> torch.Tensor:
+    """The tiny model's hidden-layer outputs for each context in X: (N, hidden), what a probe reads."""
+    check_tiny_lm(model, exact=True)
+    check_tensor("X", X, integer=True, dim=2)
     with torch.no_grad():
         return torch.tanh(model.hidden(model.embed(X).flatten(1)))  # (N, hidden)
 
@@ -63,8 +80,15 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_mask: torch.
 
     `test_mask` marks the held-out rows (default: a random half).
     """
-    if len(features) != len(labels) or len(labels) < 4:
-        raise ValueError("features and labels must have the same length (at least 4)")
+    check_tensor("features", features, floating=True, dim=2)
+    check_tensor("labels", labels, integer=True, dim=1)
+    if len(labels) != len(features) or len(labels) < 4:
+        fail("labels", f"the same length as features ({len(features)} rows, at least 4)", labels)
+    if test_mask is not None and (check_tensor("test_mask", test_mask).dtype != torch.bool
+                                  or test_mask.shape != labels.shape):
+        fail("test_mask", f"a bool tensor of shape {tuple(labels.shape)} (True: held out)", test_mask)
+    check_int("steps", steps, 1)
+    check_int("seed", seed, 0)
     if test_mask is None:
         generator = torch.Generator().manual_seed(seed)
         test_mask = torch.zeros(len(labels), dtype=torch.bool)

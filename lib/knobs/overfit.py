@@ -22,6 +22,8 @@ from knobs import models, train
 from knobs.regularize import PENALTIES, AdamState, EarlyStopping, adam_step, param_groups, shrink_, soft_threshold
 from knobs.runtime import progress as progress_bar
 from knobs.train import Snapshot, take_snapshot
+from knobs.validate import (ArgumentTypeError, check_bool, check_choice, check_examples, check_instance, check_int,
+                            check_number, fail)
 
 
 # ---- the 1-D curve fit --------------------------------------------------------------------
@@ -41,10 +43,10 @@ class CurveData:
 
 def make_curve_data(n_train: int = 15, noise: float = 0.3, n_val: int = 500, seed: int = 0) -> CurveData:
     """A few noisy points of sin(3x) to fit, and many fresh ones to validate on (chapter 3)."""
-    if not isinstance(n_train, int) or not 2 <= n_train <= 10_000:
-        raise ValueError(f"n_train must be a whole number between 2 and 10000, got {n_train!r}")
-    if not 0 <= noise <= 10:
-        raise ValueError(f"noise must be between 0 and 10, got {noise!r}")
+    check_int("n_train", n_train, 2, 10_000)
+    check_number("noise", noise, 0, 10)
+    check_int("n_val", n_val, 1, 100_000)
+    check_int("seed", seed, 0)
 
     def sample(n, generator, spread):
         x = torch.rand(n, 1, generator=generator)
@@ -63,6 +65,8 @@ class CurveMLP(nn.Module):
 
     def __init__(self, hidden: int = 32, input_scale: float = 3.0):
         super().__init__()
+        check_int("hidden", hidden, 1, 4096)
+        check_number("input_scale", input_scale)
         self.hidden1, self.hidden2, self.out = nn.Linear(1, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 1)
         with torch.no_grad():
             self.hidden1.weight.mul_(input_scale)
@@ -77,6 +81,9 @@ class CurveMLP(nn.Module):
 
 
 def make_curve_mlp(hidden: int = 32, seed: int = 0) -> CurveMLP:
+    """A CurveMLP with `hidden` units per layer; the same seed gives the same starting weights (chapter 3)."""
+    check_int("hidden", hidden, 1, 4096)
+    check_int("seed", seed, 0)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     model = CurveMLP(hidden)
@@ -90,6 +97,10 @@ CURVE_WEIGHTS = ("hidden1.weight", "hidden2.weight", "out.weight")
 @torch.no_grad()
 def curve_snapshot(model: CurveMLP, data: CurveData, step: int, info: dict | None = None) -> Snapshot:
     """Losses (mean squared error), the fraction of weights exactly zero and the fitted function, as a Snapshot."""
+    _check_curve(model, data)
+    check_int("step", step, 0)
+    if info is not None:
+        check_instance("info", info, dict, "a dict (or None)")
     weights = model.weights()
     metrics = {"train_loss": float(F.mse_loss(model(data.X), data.y)),
                "val_loss": float(F.mse_loss(model(data.X_val), data.y_val)),
@@ -97,11 +108,16 @@ def curve_snapshot(model: CurveMLP, data: CurveData, step: int, info: dict | Non
     return take_snapshot(model, step, metrics, {"fit": model(data.grid).squeeze(1).numpy(), **(info or {})})
 
 
+def _check_curve(model, data) -> None:
+    check_instance("model", model, CurveMLP, "a CurveMLP (make_curve_mlp)")
+    check_instance("data", data, CurveData, "a CurveData (make_curve_data)")
+
+
 def _check_penalty(kind, lam, lr):
-    if kind not in PENALTIES:
-        raise ValueError(f"kind must be one of {PENALTIES}, got {kind!r}")
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam * lr < 1:
-        raise ValueError(f"lam must be 0 or more and below 1/lr = {1 / lr:g}, got {lam!r}")
+    check_choice("kind", kind, PENALTIES)
+    check_number("lr", lr, 0, 10, low_open=True)
+    if check_number("lam", lam, 0) * lr >= 1:
+        fail("lam", f"0 or more and below 1/lr = {1 / lr:g}", lam)
 
 
 def train_curve(model: CurveMLP, data: CurveData, kind: str = "none", lam: float = 0.0, steps: int = 800,
@@ -113,9 +129,10 @@ def train_curve(model: CurveMLP, data: CurveData, kind: str = "none", lam: float
     Snapshots carry metrics train_loss, val_loss (mean squared error), zero_fraction
     and info["fit"], the fitted function on data.grid.
     """
+    _check_curve(model, data)
     _check_penalty(kind, lam, lr)
-    if not isinstance(steps, int) or steps < 1 or not isinstance(every, int) or every < 1:
-        raise ValueError(f"steps and every must be whole numbers 1 or more, got {steps!r}, {every!r}")
+    check_int("steps", steps, 1)
+    check_int("every", every, 1)
     weights = model.weights()
     # weight_decay 0 = plain Adam; fused: one kernel for all tensors, ~30% faster on tiny models
     opt = torch.optim.AdamW(param_groups(model, lam if kind == "L2" else 0.0), lr=lr, fused=True)
@@ -143,13 +160,17 @@ def sweep_lambda(data: CurveData, kind: str, lams, steps: int = 800, lr: float =
     networks' parameters are stacked along a leading dimension (torch.func.stack_module_state) and
     one vmapped forward pass runs all of them: one batched step costs about as much as one small one.
     """
-    lams = [float(lam) for lam in lams]
-    if not lams:
-        raise ValueError("lams must hold at least one strength")
+    check_instance("data", data, CurveData, "a CurveData (make_curve_data)")
+    if isinstance(lams, str) or not hasattr(lams, "__iter__") or not list(lams):
+        fail("lams", "a list of strengths λ (at least one)", lams)
     for lam in lams:
+        check_number("lams (each strength λ)", lam, 0)
         _check_penalty(kind, lam, lr)
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number 1 or more, got {steps!r}")
+    lams = [float(lam) for lam in lams]
+    check_int("steps", steps, 1)
+    check_int("seed", seed, 0)
+    if progress is not None:
+        check_bool("progress", progress)
     K = len(lams)
     params, buffers = stack_module_state([make_curve_mlp(seed=seed) for _ in lams])  # each (K, ...)
     skeleton = make_curve_mlp(seed=seed).to("meta")  # the architecture only: functional_call supplies the numbers
@@ -184,9 +205,8 @@ class DropoutTinyLM(models.TinyLM):
     """The book's TinyLM with dropout on its embeddings and hidden units (only while training)."""
 
     def __init__(self, config: models.TinyLMConfig, p: float = 0.5):
+        check_number("p (the drop probability)", p, 0, 1, high_open=True)
         super().__init__(config)
-        if not 0 <= p < 1:
-            raise ValueError(f"p (the drop probability) must be at least 0 and below 1, got {p!r}")
         self.drop = nn.Dropout(p)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -197,6 +217,8 @@ class DropoutTinyLM(models.TinyLM):
 
 def make_lm(vocab_size: int, dropout: float = 0.0, seed: int = 0, embed_dim: int = 16, hidden: int = 64):
     """A TinyLM (with dropout if dropout > 0); the same seed gives the same starting weights."""
+    check_number("dropout", dropout, 0, 1, high_open=True)
+    check_int("seed", seed, 0)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     config = models.TinyLMConfig(vocab_size=vocab_size, embed_dim=embed_dim, hidden=hidden)
@@ -213,8 +235,16 @@ def fit_lm(model: nn.Module, X, y, X_val, y_val, steps: int = 600, lr: float = 0
     batch_size None = the whole training set each step. With `early_stopping`, training
     stops once it says so and the best weights are put back into `model`.
     """
-    if not isinstance(steps, int) or steps < 1 or not isinstance(every, int) or every < 1:
-        raise ValueError(f"steps and every must be whole numbers 1 or more, got {steps!r}, {every!r}")
+    check_examples(X, y)
+    check_examples(X_val, y_val, names=("X_val", "y_val"))
+    check_int("steps", steps, 1)
+    check_int("every", every, 1)
+    check_number("lr", lr, 0, 10, low_open=True)
+    if batch_size is not None:
+        check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    if early_stopping is not None:
+        check_instance("early_stopping", early_stopping, EarlyStopping, "an EarlyStopping (or None)")
     opt = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, fused=True)
     generator = torch.Generator().manual_seed(seed)
     model.train()
@@ -241,6 +271,8 @@ def fit_lm(model: nn.Module, X, y, X_val, y_val, steps: int = 600, lr: float = 0
 
 def curves(history: list[Snapshot]) -> dict[str, np.ndarray]:
     """{"step", "train_loss", "val_loss"} as arrays, for plotting a fit_lm history."""
+    if not isinstance(history, (list, tuple)) or not all(isinstance(s, Snapshot) for s in history):
+        fail("history", "a list of Snapshots (what fit_lm returns)", history, ArgumentTypeError)
     return {"step": np.array([s.step for s in history]),
             **{k: np.array([s.metrics[k] for s in history]) for k in ("train_loss", "val_loss")}}
 
@@ -254,8 +286,8 @@ def adam_vs_adamw(steps: int = 400, lr: float = 0.01, weight_decay: float = 0.5,
     Returns each weight's path, shape (steps + 1, 2), under Adam with L2 in the gradient and
     under AdamW (decoupled decay), both from knobs.regularize.adam_step.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number 1 or more, got {steps!r}")
+    check_int("steps", steps, 1)
+    check_number("big_gradient", big_gradient)
     paths = {}
     for label, decoupled in (("Adam + L2 in the loss", False), ("AdamW (decoupled)", True)):
         w, state, path = torch.ones(2, dtype=torch.float64), AdamState(), [np.ones(2)]

@@ -16,16 +16,27 @@ counting weights pruned before: pruning to 0.5 and then to 0.75 keeps the
 first zeros and adds more. `hold_masks` keeps pruned weights at zero while
 fine-tuning; `iterative_prune` and `lottery_ticket` are the chapter's
 experiments. What the zeros save in bytes and time is measured in `knobs.sparse_cost`.
+
+Conventions (checked against torch.nn.utils.prune in tests/unit/test_properties_prune.py):
+- the number pruned is round(sparsity * n), Python's round (half to even), as PyTorch;
+- among equal magnitudes (ties), the earlier entry in flattened order is pruned first.
+  PyTorch's topk breaks ties in no documented order, so its mask can differ on ties
+  (same count, same magnitudes pruned); ours is the same on every run and machine;
+- a mask has the weight's shape and dtype; ±inf ranks as the largest magnitude, and
+  a NaN weight is refused (it has no magnitude to rank).
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
-from knobs.models import TinyLM, TinyLMConfig
+from knobs.models import TinyLM, TinyLMConfig, check_tiny_lm
 from knobs.train import evaluate, train_lm
+from knobs.validate import (ArgumentTypeError, check_callable, check_choice, check_examples, check_fraction,
+                            check_instance, check_int, check_module, fail)
 
 PRUNABLE = ("hidden.weight", "out.weight")  # TinyLM's two Linear weight matrices; embeddings and biases stay dense
 KINDS = ("layer-wise", "global", "structured")
@@ -42,23 +53,40 @@ def check_sparsity(sparsity) -> float:
 def count_to_prune(sparsity: float, n: int) -> int:
     """How many of n entries a sparsity prunes."""
     # Python's round, as torch.nn.utils.prune uses: 0.5 of 5 weights prunes 2 (round half to even).
-    return round(check_sparsity(sparsity) * n)
+    return round(check_sparsity(sparsity) * check_int("n", n, 0))
+
+
+def _check_weight(weight, name: str = "weight") -> torch.Tensor:
+    if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
+        got = weight.dtype if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(f"{name} must be a floating-point tensor, got {got}")
+    if bool(torch.isnan(weight).any()):
+        raise ValueError(f"{name} holds NaN: a NaN has no magnitude to rank (a diverged run?)")
+    return weight.detach()
+
+
+def _smallest(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the k smallest scores; among equal scores the earlier index first (a stable sort)."""
+    return torch.sort(scores, stable=True).indices[:k]
 
 
 @torch.no_grad()
 def magnitude_mask(weight: torch.Tensor, sparsity: float, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mask zeroing the `sparsity` fraction of `weight` with the smallest |w| (layer-wise; chapter 5)."""
+    weight = _check_weight(weight)
     n = weight.numel()
     k = count_to_prune(sparsity, n)
-    scores = weight.detach().abs().flatten().clone()
+    scores = weight.abs().flatten().clone()
     if mask is not None:
-        if tuple(mask.shape) != tuple(weight.shape):
-            raise ValueError(f"mask must have the weight's shape {tuple(weight.shape)}, got {tuple(mask.shape)}")
+        if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != tuple(weight.shape):
+            got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise ValueError(f"mask must have the weight's shape {tuple(weight.shape)}, got {got}")
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("mask must hold only 0s (pruned) and 1s (kept)")
         scores[mask.flatten() == 0] = -1.0  # already pruned: first in line, so earlier zeros stay zeros
         k = max(k, int((mask == 0).sum()))
-    new = torch.ones(n, dtype=weight.dtype)
-    if k:
-        new[torch.topk(scores, k, largest=False).indices] = 0.0
+    new = torch.ones(n, dtype=weight.dtype, device=weight.device)
+    new[_smallest(scores, k)] = 0.0
     return new.view_as(weight)
 
 
@@ -66,30 +94,40 @@ def magnitude_mask(weight: torch.Tensor, sparsity: float, mask: torch.Tensor | N
 def global_magnitude_masks(weights: dict[str, torch.Tensor], sparsity: float,
                            masks: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """One magnitude threshold over all `weights` together (global pruning; chapter 5)."""
-    if not weights:
-        raise ValueError("weights must hold at least one tensor, got an empty dict")
+    if not isinstance(weights, dict) or not weights:
+        raise ValueError(f"weights must be a dict (name -> tensor) holding at least one tensor, got {weights!r:.60}")
     names = list(weights)
-    flat = torch.cat([weights[name].detach().flatten() for name in names])
-    old = None if masks is None else torch.cat([masks[name].flatten() for name in names])
+    for name in names:
+        _check_weight(weights[name], f"weights[{name!r}]")
+    if masks is not None and (not isinstance(masks, dict) or set(masks) != set(names)):
+        given = sorted(masks) if isinstance(masks, dict) else type(masks).__name__
+        raise ValueError(f"masks must have one mask per weight, for exactly {sorted(names)}; got {given}")
+    dtype = functools.reduce(torch.promote_types, (weights[n].dtype for n in names))  # one ranking for all
+    flat = torch.cat([weights[name].detach().flatten().to(dtype) for name in names])
+    old = None if masks is None else torch.cat([masks[name].flatten().to(dtype) for name in names])
     joint = magnitude_mask(flat, sparsity, old)
     sizes = [weights[name].numel() for name in names]
-    return {name: part.view_as(weights[name]) for name, part in zip(names, joint.split(sizes))}
+    return {name: part.view_as(weights[name]).to(weights[name].dtype) for name, part in zip(names, joint.split(sizes))}
 
 
 @torch.no_grad()
 def structured_mask(weight: torch.Tensor, sparsity: float, dim: int = 0, p: float = 2) -> torch.Tensor:
-    """Mask zeroing whole slices along `dim` (rows: neurons) with the smallest Lp norm (chapter 5)."""
+    """Mask zeroing whole slices along `dim` (rows: neurons) with the smallest Lp norm (chapter 5); p > 0 or inf."""
+    weight = _check_weight(weight)
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
+        raise ValueError(f"p must be a positive number or math.inf (the norm's order), got {p!r}")
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise ValueError(f"dim must be a whole number, got {dim!r}")
     if weight.dim() < 2:
         raise ValueError(f"weight must have at least 2 dimensions for structured pruning, got shape {tuple(weight.shape)}")
     if not -weight.dim() <= dim < weight.dim():
         raise ValueError(f"dim must be between {-weight.dim()} and {weight.dim() - 1}, got {dim}")
     dim = dim % weight.dim()
     others = [d for d in range(weight.dim()) if d != dim]
-    norms = torch.linalg.vector_norm(weight.detach(), ord=p, dim=others)  # one norm per slice
+    norms = torch.linalg.vector_norm(weight, ord=p, dim=others)  # one norm per slice
     k = count_to_prune(sparsity, len(norms))
-    keep = torch.ones(len(norms), dtype=weight.dtype)
-    if k:
-        keep[torch.topk(norms, k, largest=False).indices] = 0.0
+    keep = torch.ones(len(norms), dtype=weight.dtype, device=weight.device)
+    keep[_smallest(norms, k)] = 0.0
     shape = [1] * weight.dim()
     shape[dim] = len(norms)
     return keep.view(shape).expand_as(weight).contiguous()
@@ -97,16 +135,18 @@ def structured_mask(weight: torch.Tensor, sparsity: float, dim: int = 0, p: floa
 
 def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     """TinyLM's weight matrices that pruning may touch (PRUNABLE), by name."""
+    check_module("model", model)
     params = dict(model.named_parameters())
     missing = [name for name in PRUNABLE if name not in params]
     if missing:
-        raise ValueError(f"model has no parameter(s) {missing}; pruning here expects a knobs TinyLM")
+        fail("model", f"a knobs TinyLM (pruning here needs its {' and '.join(PRUNABLE)})", model, ArgumentTypeError)
     return {name: params[name] for name in PRUNABLE}
 
 
 @torch.no_grad()
 def neuron_masks(model: nn.Module, sparsity: float) -> dict[str, torch.Tensor]:
     """Structured pruning of TinyLM: drop whole hidden units (row in, bias, column out; chapter 5)."""
+    check_tiny_lm(model, exact=True)
     rows = structured_mask(model.hidden.weight, sparsity, dim=0)  # (hidden, context * embed_dim)
     unit = rows[:, 0]  # (hidden,): 1 = the unit survives
     return {"hidden.weight": rows, "hidden.bias": unit.clone(),
@@ -119,6 +159,8 @@ def prune_masks(model: nn.Module, sparsity: float, kind: str = "layer-wise",
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     weights = prunable_weights(model)
+    if masks is not None and (not isinstance(masks, dict) or not set(weights) <= set(masks)):
+        fail("masks", f"a dict with a mask for each of {sorted(weights)} (or None)", masks)
     if kind == "layer-wise":
         return {name: magnitude_mask(w, sparsity, None if masks is None else masks[name]) for name, w in weights.items()}
     if kind == "global":
@@ -129,10 +171,26 @@ def prune_masks(model: nn.Module, sparsity: float, kind: str = "layer-wise",
 @torch.no_grad()
 def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> nn.Module:
     """Set every masked weight to exactly zero, in place."""
+    _check_masks(model, masks)
     params = dict(model.named_parameters())
     for name, mask in masks.items():
-        params[name].mul_(mask)
+        params[name].mul_(mask.to(params[name].dtype))
     return model
+
+
+def _check_masks(model, masks) -> None:
+    """Every mask names a parameter of the model and has its exact shape (a broadcast would prune whole rows)."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(masks, dict):
+        raise ValueError(f"masks must be a dict of parameter name -> mask, got {type(masks).__name__}")
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        if name not in params:
+            raise ValueError(f"masks: {name!r} is not a parameter of the model; it has {sorted(params)}")
+        if not isinstance(mask, torch.Tensor) or mask.shape != params[name].shape:
+            got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise ValueError(f"masks[{name!r}] must have the parameter's shape {tuple(params[name].shape)}, got {got}")
 
 
 @contextmanager
@@ -141,10 +199,13 @@ def hold_masks(model: nn.Module, masks: dict[str, torch.Tensor]):
 
     With zero gradients from the start, SGD and Adam never move a pruned weight
     (Adam's moment estimates stay zero), so masks hold without re-applying.
+    (In fp16, give Adam an eps fp16 can hold, such as 1e-4: the default 1e-8 rounds
+    to 0, and a zero gradient then makes 0/0 = NaN, pruned or not.)
     """
     apply_masks(model, masks)
     params = dict(model.named_parameters())
-    handles = [params[name].register_hook(lambda grad, mask=mask: grad * mask) for name, mask in masks.items()]
+    handles = [params[name].register_hook(lambda grad, mask=mask.to(params[name].dtype): grad * mask)
+               for name, mask in masks.items()]  # in the parameter's dtype: a hook must not change the grad's
     try:
         yield model
     finally:
@@ -154,7 +215,10 @@ def hold_masks(model: nn.Module, masks: dict[str, torch.Tensor]):
 
 def sparsity_of(model: nn.Module, names=PRUNABLE) -> float:
     """Fraction of exactly-zero entries in the named tensors (default: the prunable weights)."""
+    check_module("model", model)
     params = dict(model.named_parameters())
+    if not isinstance(names, (list, tuple)) or not names or any(name not in params for name in names):
+        fail("names", f"a list of the model's parameter names ({', '.join(params)})", names)
     zeros = sum(int((params[name] == 0).sum()) for name in names)
     return zeros / sum(params[name].numel() for name in names)
 
@@ -162,6 +226,7 @@ def sparsity_of(model: nn.Module, names=PRUNABLE) -> float:
 @torch.no_grad()
 def shrink_hidden(model: nn.Module) -> nn.Module:
     """A TinyLM without its dead hidden units (all-zero row and bias): a smaller dense model, same outputs."""
+    check_tiny_lm(model, exact=True)
     alive = (model.hidden.weight != 0).any(dim=1) | (model.hidden.bias != 0)  # (hidden,)
     small = TinyLM(TinyLMConfig(**{**model.config.__dict__, "hidden": max(1, int(alive.sum()))}))
     small.embed.weight.copy_(model.embed.weight)
@@ -187,9 +252,8 @@ def fine_tune(model: nn.Module, masks: dict, X, y, steps: int = 60, lr: float = 
 
 def sparsity_schedule(final: float, rounds: int) -> list[float]:
     """Sparsities for iterative pruning: the same fraction of the *surviving* weights goes each round."""
-    check_sparsity(final)
-    if not isinstance(rounds, int) or not 1 <= rounds <= 100:
-        raise ValueError(f"rounds must be a whole number between 1 and 100, got {rounds!r}")
+    check_fraction("final", final)
+    check_int("rounds", rounds, 1, 100)
     keep_per_round = (1.0 - final) ** (1.0 / rounds)
     return [1.0 - keep_per_round ** (r + 1) for r in range(rounds)]
 
@@ -201,6 +265,13 @@ def iterative_prune(model: nn.Module, X, y, final: float, rounds: int, steps_per
     history is a list of (total fine-tune step, sparsity, val_loss) after each evaluation, so a plot can
     show the loss jump at each pruning and recover during each fine-tune. rounds=1 is one-shot pruning.
     """
+    prunable_weights(model)
+    check_examples(X, y)
+    if X_val is not None or y_val is not None:
+        check_examples(X_val, y_val, names=("X_val", "y_val"))
+    check_int("steps_per_round", steps_per_round, 1)
+    check_choice("kind", kind, KINDS)
+    check_int("seed", seed, 0)
     masks, history, done = None, [], 0
     for target in sparsity_schedule(final, rounds):
         masks = prune_masks(model, target, kind, masks)
@@ -219,6 +290,12 @@ def lottery_ticket(make_model, X, y, sparsity: float, steps: int = 300, lr: floa
     `make_model(seed)` returns a freshly initialised model (seed 0 is "the" init). Returns (masks, runs) with
     runs = {"dense": [...], "winning ticket": [...], "random re-init 1": [...], ...}, each a list of Snapshots.
     """
+    check_callable("make_model", make_model, "a function make_model(seed) returning a fresh model")
+    check_sparsity(sparsity)
+    check_choice("kind", kind, KINDS)
+    check_instance("reinit_seeds", reinit_seeds, (list, tuple), "a tuple of seeds")
+    for reinit in reinit_seeds:
+        check_int("reinit_seeds (each seed)", reinit, 0)
     common = dict(steps=steps, lr=lr, every=every, X_val=X_val, y_val=y_val, seed=seed)
     dense = make_model(0)
     runs = {"dense": list(train_lm(dense, X, y, **common))}

@@ -5,6 +5,10 @@ Conventions (the ones PyTorch's `weight_decay` follows):
 - L2 penalty  = lam/2 * sum(w**2)  -> its gradient is lam * w  (so SGD's weight_decay=lam is exactly this);
 - L1 penalty  = lam * sum(|w|)     -> its gradient is lam * sign(w) (zero at w = 0, as autograd says).
 
+Every function returns its input's dtype (a bf16 weight gets a bf16 step, as
+torch.optim does for bf16 parameters); NaN or inf in a weight or gradient
+propagates to the result, as in torch.optim, so a diverged run shows a NaN loss.
+
 A gradient step on the L1 penalty almost never lands exactly on zero: it
 overshoots and oscillates. The *proximal* step does it properly: after the
 data step, soft-threshold every weight by lr * lam (`soft_threshold`), which
@@ -24,20 +28,37 @@ import torch
 from torch import nn
 
 from knobs.models import count_parameters
+from knobs.validate import ArgumentTypeError, check_bool, check_generator, check_int, check_number, check_tensor, fail
 
 PENALTIES = ("none", "L1", "L2")
 
 
-def _check_lam(lam) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam (the penalty strength λ) must be a finite number 0 or more, got {lam!r}")
-    return float(lam)
+def _check_lam(lam, name: str = "lam (the penalty strength λ)") -> float:
+    return check_number(name, lam, 0)
+
+
+def _check_number(name: str, value, low: float, high: float) -> float:
+    """value as a float in [low, high), or a ValueError naming the argument, the interval and what was given."""
+    return check_number(name, value, low, high, high_open=True)
+
+
+def _check_step(w, grad) -> None:
+    check_tensor("w", w, floating=True)
+    check_tensor("grad", grad, floating=True)
+    if grad.shape != w.shape:  # broadcasting would silently update the wrong shape
+        raise ValueError(f"grad must have w's shape {tuple(w.shape)}, got {tuple(grad.shape)}")
 
 
 def _tensors(params) -> list[torch.Tensor]:
+    if isinstance(params, str) or not (isinstance(params, torch.Tensor) or hasattr(params, "__iter__")):
+        fail("params", "a tensor or tensors (e.g. model.parameters())", params, ArgumentTypeError)
     params = [params] if isinstance(params, torch.Tensor) else list(params)
     if not params:
         raise ValueError("params must hold at least one tensor")
+    for p in params:
+        if not isinstance(p, torch.Tensor):
+            hint = " (pass model.parameters(), not model.named_parameters())" if isinstance(p, tuple) else ""
+            raise ValueError(f"params must be tensors, got a {type(p).__name__}{hint}")
     return params
 
 
@@ -55,11 +76,13 @@ def l1_penalty(params, lam: float) -> torch.Tensor:
 
 def l2_gradient(w: torch.Tensor, lam: float) -> torch.Tensor:
     """Gradient of lam/2 * w**2: proportional to the weight, so big weights are pulled back hardest."""
+    check_tensor("w", w, floating=True)
     return _check_lam(lam) * w
 
 
 def l1_gradient(w: torch.Tensor, lam: float) -> torch.Tensor:
     """(Sub)gradient of lam * |w|: the same pull, lam, on every nonzero weight, whatever its size."""
+    check_tensor("w", w, floating=True)
     return _check_lam(lam) * torch.sign(w)
 
 
@@ -68,11 +91,13 @@ def soft_threshold(w: torch.Tensor, threshold) -> torch.Tensor:
 
     `threshold` is a number, or a tensor that broadcasts against w (one per network in a sweep).
     """
+    check_tensor("w", w, floating=True)
     if isinstance(threshold, torch.Tensor):
         if not bool((threshold >= 0).all()):
             raise ValueError("threshold must be 0 or more everywhere")
-    elif isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0:
-        raise ValueError(f"threshold must be a number 0 or more, got {threshold!r}")
+        threshold = threshold.to(w.dtype)  # keep w's dtype (a float64 sweep tensor would promote it)
+    else:
+        check_number("threshold", threshold, 0)
     return torch.sign(w) * torch.clamp(w.abs() - threshold, min=0.0)
 
 
@@ -95,7 +120,10 @@ def shrink_(params, kind: str, amount: float) -> None:
 
 
 def sgd_step(w: torch.Tensor, grad: torch.Tensor, lr: float, weight_decay: float = 0.0) -> torch.Tensor:
-    """One plain SGD step with L2 added to the gradient: w - lr * (grad + weight_decay * w)."""
+    """One plain SGD step with L2 added to the gradient: w - lr * (grad + weight_decay * w) (torch.optim.SGD)."""
+    _check_step(w, grad)
+    _check_number("lr", lr, 0, math.inf)
+    _check_lam(weight_decay, "weight_decay")
     return w - lr * (grad + l2_gradient(w, weight_decay))
 
 
@@ -118,8 +146,18 @@ def adam_step(w: torch.Tensor, grad: torch.Tensor, state: AdamState, lr: float =
     The difference: in the first, the decay term is divided by sqrt(v) like the rest of the
     gradient, so weights with large gradients are decayed less (Loshchilov & Hutter 2019).
     """
-    _check_lam(weight_decay)
-    beta1, beta2 = betas
+    _check_step(w, grad)
+    _check_lam(weight_decay, "weight_decay")
+    check_bool("decoupled", decoupled)
+    if not isinstance(state, AdamState):
+        raise ValueError(f"state must be an AdamState (one per tensor), got {type(state).__name__}")
+    if state.m is not None and state.m.shape != w.shape:
+        raise ValueError(f"state belongs to a tensor of shape {tuple(state.m.shape)}, not w's {tuple(w.shape)}")
+    _check_number("lr", lr, 0, math.inf)
+    _check_number("eps", eps, 0, math.inf)
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    beta1, beta2 = (_check_number(f"betas[{i}]", b, 0, 1) for i, b in enumerate(betas))  # 1 divides by 0 in the correction
     if decoupled:
         w = w * (1 - lr * weight_decay)
     else:
@@ -128,10 +166,12 @@ def adam_step(w: torch.Tensor, grad: torch.Tensor, state: AdamState, lr: float =
         state.m, state.v = torch.zeros_like(w), torch.zeros_like(w)
     state.step += 1
     state.m = beta1 * state.m + (1 - beta1) * grad
-    state.v = beta2 * state.v + (1 - beta2) * grad ** 2
-    m_hat = state.m / (1 - beta1 ** state.step)  # bias correction: m and v start at zero
-    v_hat = state.v / (1 - beta2 ** state.step)
-    return w - lr * m_hat / (v_hat.sqrt() + eps)
+    state.v = torch.addcmul(beta2 * state.v, grad, grad, value=1 - beta2)  # beta2 v + (1-beta2) g², one rounding
+    # w - lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t) (the bias
+    # correction: m and v start at zero). Arranged as torch.optim does, so that in fp16 no intermediate (g², v_hat,
+    # lr * m_hat) overflows or underflows where the step itself is an ordinary number:
+    denom = state.v.sqrt() / math.sqrt(1 - beta2 ** state.step) + eps
+    return w - lr / (1 - beta1 ** state.step) * (state.m / denom)
 
 
 # ---- parameter groups: what real LLM training code decays ---------------------------------
@@ -173,7 +213,7 @@ def split_decay(model: nn.Module, decay_embeddings: bool = False) -> DecayGroups
 
 def param_groups(model: nn.Module, weight_decay: float, decay_embeddings: bool = False) -> list[dict]:
     """Optimizer parameter groups, e.g. torch.optim.AdamW(param_groups(model, 0.1), lr=...)."""
-    _check_lam(weight_decay)
+    _check_lam(weight_decay, "weight_decay")
     split = split_decay(model, decay_embeddings)
     tensors = dict(model.named_parameters())  # tied tensors appear once, under their first name
     groups = [{"params": [tensors[n] for n in split.decay], "weight_decay": weight_decay},
@@ -190,23 +230,24 @@ def dropout(x: torch.Tensor, p: float, mask: torch.Tensor | None = None,
     The scaling keeps every unit's expected value unchanged, so at evaluation time the
     network is used as is, with nothing dropped. Pass `mask` (1 = keep) to reuse one.
     """
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-        raise ValueError(f"p (the drop probability) must be at least 0 and below 1, got {p!r}")
+    check_tensor("x", x, floating=True)
+    _check_number("p (the drop probability)", p, 0, 1)
+    check_generator("generator", generator)
+    if mask is not None:
+        check_tensor("mask", mask)
     if mask is None:
         mask = (torch.rand(x.shape, generator=generator) >= p).to(x.dtype)
     elif mask.shape != x.shape:
         raise ValueError(f"mask must have the shape of x, {tuple(x.shape)}, got {tuple(mask.shape)}")
-    return x * mask / (1 - p)
+    return x * mask.to(x.dtype) / (1 - p)  # x's dtype, whatever the mask's
 
 
 class EarlyStopping:
     """Stop when the validation loss has not improved for `patience` checks; keep the best weights."""
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0):
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
-            raise ValueError(f"patience must be a whole number 1 or more, got {patience!r}")
-        if not min_delta >= 0:
-            raise ValueError(f"min_delta must be 0 or more, got {min_delta!r}")
+        check_int("patience", patience, 1)
+        check_number("min_delta", min_delta, 0)
         self.patience, self.min_delta = patience, min_delta
         self.best_loss, self.best_step, self.best_state, self.bad_checks = math.inf, None, None, 0
 

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import torch
 
+from knobs.validate import ArgumentTypeError, check_bool, check_text, fail
+
 
 def static_mode() -> bool:
     """True while the book is being built: show twins, not widgets; no progress bars."""
@@ -24,6 +26,11 @@ def static_mode() -> bool:
 
 def progress(items, desc: str, show: bool | None = None):
     """`items` with a progress bar when a learner is watching (show=None: everywhere but the built book)."""
+    if not hasattr(items, "__iter__"):
+        fail("items", "something to iterate over (a list, a range, ...)", items, ArgumentTypeError)
+    check_text("desc", desc)
+    if show is not None:
+        check_bool("show", show)
     show = not static_mode() if show is None else show
     if not show:
         return items

@@ -23,6 +23,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from knobs import models
+from knobs.validate import (ArgumentTypeError, check_choice, check_examples, check_instance, check_int,
+                            check_module, check_number, fail)
 
 
 # ---- a deeper (or embedding-free) variant of the running example ---------------------
@@ -53,6 +55,7 @@ class DeepTinyLM(nn.Module):
 
     def __init__(self, config: DeepLMConfig):
         super().__init__()
+        check_instance("config", config, DeepLMConfig, "a DeepLMConfig")
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed_dim) if config.embed_dim else None
         sizes = [config.input_size] + [config.hidden] * config.layers
@@ -71,6 +74,7 @@ class DeepTinyLM(nn.Module):
 
 def make_lm(vocab_size: int = 29, seed: int = 0, **shape) -> nn.Module:
     """A seeded model of any shape (chapter 7): the running example's TinyLM when it fits, else a DeepTinyLM."""
+    check_int("seed", seed, 0)
     c = DeepLMConfig(vocab_size=vocab_size, **shape)
     if c.layers == 1 and c.embed_dim:
         return models.make_tiny_lm(vocab_size, seed=seed, context=c.context, embed_dim=c.embed_dim, hidden=c.hidden)
@@ -93,8 +97,7 @@ def lm_parameter_count(vocab_size: int, context: int, embed_dim: int, hidden: in
 
 def width_for_budget(budget: int, vocab_size: int, context: int, embed_dim: int, layers: int = 1) -> int:
     """The hidden width whose parameter count comes closest to `budget` for this shape."""
-    if budget < 1:
-        raise ValueError(f"budget must be a whole number 1 or more, got {budget}")
+    check_int("budget", budget, 1)
     def miss(hidden: int) -> int:
         return abs(lm_parameter_count(vocab_size, context, embed_dim, hidden, layers) - budget)
 
@@ -103,6 +106,7 @@ def width_for_budget(budget: int, vocab_size: int, context: int, embed_dim: int,
 
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
     """The matrix-product layers of a (Deep)TinyLM in order: its hidden layer(s), then its output layer."""
+    models.check_tiny_lm(model)
     hidden = model.hidden if isinstance(model.hidden, nn.ModuleList) else [model.hidden]
     return [*hidden, model.out]
 
@@ -114,8 +118,9 @@ def conditional_entropy(tokens, context: int) -> float:
     irreducible part of the loss (the E of Hoffmann et al.'s fit). Counted from a finite sample,
     it is a slight underestimate.
     """
-    if not 1 <= context < len(tokens):
-        raise ValueError(f"context must be between 1 and {len(tokens) - 1}, got {context}")
+    if isinstance(tokens, str) or not hasattr(tokens, "__len__"):
+        fail("tokens", "a list of words (e.g. load_corpus('farm').tokens)", tokens, ArgumentTypeError)
+    check_int("context", context, 1, len(tokens) - 1)
     tokens = list(tokens)
     grams = Counter(zip(*(tokens[i:] for i in range(context + 1))))  # (context words..., next word) -> count
     contexts: Counter = Counter()
@@ -139,15 +144,15 @@ TRAINING_BYTES = {
 
 def training_memory_bytes(n_parameters: float, recipe: str = "mixed-precision Adam") -> float:
     """Bytes for weights, gradients and optimizer state (not activations) when training (chapter 7)."""
-    if recipe not in TRAINING_BYTES:
-        raise ValueError(f"recipe must be one of {sorted(TRAINING_BYTES)}, got {recipe!r}")
-    if n_parameters < 0:
-        raise ValueError(f"n_parameters must be 0 or more, got {n_parameters}")
+    check_number("n_parameters", n_parameters, 0)
+    check_choice("recipe", recipe, sorted(TRAINING_BYTES))
     return n_parameters * sum(TRAINING_BYTES[recipe].values())
 
 
 def measured_training_state_bytes(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, int]:
     """Bytes the tensors of a real training step hold: weights, gradients, optimizer state (measured)."""
+    check_module("model", model)
+    check_instance("optimizer", optimizer, torch.optim.Optimizer, "a torch.optim optimizer (e.g. torch.optim.Adam)")
     params = list(model.parameters())
     if any(p.grad is None for p in params):
         raise ValueError("model must have run a backward pass (every parameter needs a .grad)")
@@ -161,8 +166,8 @@ def measured_training_state_bytes(model: nn.Module, optimizer: torch.optim.Optim
 
 def training_flops(n_parameters: float, tokens: float) -> float:
     """The 6 N D rule (Kaplan et al. 2020): 2 N D for the forward pass, 4 N D for the backward pass."""
-    if n_parameters < 0 or tokens < 0:
-        raise ValueError(f"n_parameters and tokens must be 0 or more, got {n_parameters} and {tokens}")
+    check_number("n_parameters", n_parameters, 0)
+    check_number("tokens", tokens, 0)
     return 6.0 * n_parameters * tokens
 
 
@@ -174,8 +179,8 @@ def count_training_flops(model: nn.Module, batch_size: int) -> int:
     before it learns (one-hot input). Embedding look-ups, biases, tanh and softmax are not matrix
     products: they cost comparatively little and are not counted (nor by the 6 N D rule).
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number 1 or more, got {batch_size!r}")
+    models.check_tiny_lm(model)
+    check_int("batch_size", batch_size, 1)
     layers = linear_layers(model)
     first_input_learns = getattr(model, "embed", None) is not None
     flops = 0
@@ -190,6 +195,9 @@ def measure_training_flops(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -
     """FLOPs PyTorch itself counts (FlopCounterMode) for one forward + backward pass on (X, y)."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    check_module("model", model)
+    check_examples(X, y)
+
     with FlopCounterMode(display=False) as counter:
         F.cross_entropy(model(X), y).backward()
     model.zero_grad(set_to_none=True)
@@ -198,13 +206,13 @@ def measure_training_flops(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -
 
 def non_embedding_weights(model: nn.Module) -> int:
     """Weights of the matrix-product layers (no embeddings, no biases): what a step's FLOPs scale with."""
+    models.check_tiny_lm(model)
     return sum(layer.weight.numel() for layer in linear_layers(model))
 
 
 def order_of_magnitude(x: float) -> str:
     """'10¹³' for 1.2e13: the nearest power of ten, written for prose."""
-    if not x > 0:
-        raise ValueError(f"x must be a positive number, got {x!r}")
+    check_number("x", x, 0, low_open=True, must="a positive number")
     exponent = round(math.log10(x))
     return "10" + str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
 

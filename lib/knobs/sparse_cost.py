@@ -13,12 +13,14 @@ import warnings
 import torch
 
 from knobs.prune import count_to_prune
+from knobs.validate import ArgumentTypeError, check_choice, check_fraction, check_instance, check_tensor, fail
 
 LAYOUTS = ("dense", "coo", "csr")
 
 
 def to_csr(weight: torch.Tensor) -> torch.Tensor:
     """`weight.to_sparse_csr()`, without PyTorch's "CSR support is in beta" warning on every call."""
+    check_tensor("weight", weight, dim=2)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return weight.to_sparse_csr()
@@ -31,6 +33,8 @@ def storage_bytes(weight: torch.Tensor, layout: str = "dense", index_dtype: torc
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    check_tensor("weight", weight)
+    check_choice("index_dtype", index_dtype, (torch.int32, torch.int64))
     if weight.dim() != 2:
         raise ValueError(f"weight must be a 2-D matrix, got shape {tuple(weight.shape)}")
     given = {torch.strided: "dense", torch.sparse_coo: "coo", torch.sparse_csr: "csr"}.get(weight.layout)
@@ -56,8 +60,13 @@ def pruned_versions(weight: torch.Tensor, sparsities) -> dict[float, dict[str, t
     'structured': the same fraction of whole rows (smallest L2 norm, as `structured_mask`) removed -- a
     smaller dense matrix. One sort of |w| serves every sparsity.
     """
+    check_tensor("weight", weight, floating=True)
     if weight.dim() != 2:
         raise ValueError(f"weight must be a 2-D matrix, got shape {tuple(weight.shape)}")
+    if isinstance(sparsities, str) or not hasattr(sparsities, "__iter__"):
+        fail("sparsities", "a list of sparsities", sparsities, ArgumentTypeError)
+    for sparsity in sparsities:
+        check_fraction("sparsities (each sparsity)", sparsity)
     order = torch.topk(weight.abs().flatten(), weight.numel(), largest=False).indices  # smallest |w| first
     row_order = torch.topk(torch.linalg.vector_norm(weight, dim=1), weight.shape[0], largest=False).indices
     versions = {}
@@ -73,6 +82,8 @@ def pruned_versions(weight: torch.Tensor, sparsities) -> dict[float, dict[str, t
 
 def matmul_cases(versions: dict, X: torch.Tensor) -> dict[tuple[str, float], callable]:
     """{(version, sparsity): a function computing X @ W.T with that version of W}, ready for `knobs.timing.compare_seconds`."""
+    check_instance("versions", versions, dict, "the dict pruned_versions returns")
+    check_tensor("X", X, floating=True, dim=2)
     Xt = X.T.contiguous()  # (cols, batch): torch.sparse multiplies CSR (rows, cols) @ dense (cols, batch)
     cases = {}
     for sparsity, v in versions.items():

@@ -15,7 +15,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from knobs.models import check_tiny_lm
 from knobs.scale import linear_layers
+from knobs.validate import (ArgumentTypeError, check_bool, check_examples, check_instance, check_int, check_number,
+                            fail)
 
 
 class StackedLM(nn.Module):
@@ -34,8 +37,12 @@ class StackedLM(nn.Module):
 
     def __init__(self, members: list[nn.Module], pad_to: tuple[int, int] | None = None):
         super().__init__()
-        if not members:
-            raise ValueError("members must hold at least one model")
+        if not isinstance(members, (list, tuple)) or not members:
+            fail("members", "a list of at least one model", members)
+        for member in members:
+            check_tiny_lm(member, "members (each model)")
+        if pad_to is not None and (not isinstance(pad_to, (tuple, list)) or len(pad_to) != 2):
+            fail("pad_to", "a pair (embed_dim, hidden), or None", pad_to)
         first = members[0]
         self.vocab_size, self.context = first.out.out_features, first.config.context
         self.names = [name for name, _ in first.named_parameters()]
@@ -125,10 +132,11 @@ def batch_indices(sizes, steps: int, batch_size: int, seed: int = 0) -> torch.Te
 
     Every epoch is a fresh shuffle; a short last batch is dropped, so all K batches stack.
     """
-    sizes = [int(n) for n in sizes]
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number 1 or more, got {steps!r}")
-    if not sizes or batch_size < 1 or min(sizes) < batch_size:
+    sizes = _sizes(sizes)
+    check_int("steps", steps, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    if min(sizes) < batch_size:
         raise ValueError(f"batch_size must be between 1 and the smallest data size ({min(sizes, default=0)}), "
                          f"got {batch_size}")
     out = torch.empty(len(sizes), steps, batch_size, dtype=torch.long)
@@ -140,10 +148,25 @@ def batch_indices(sizes, steps: int, batch_size: int, seed: int = 0) -> torch.Te
     return out
 
 
+def _sizes(sizes) -> list[int]:
+    """One data size (a whole number of pairs, 1 or more) per model."""
+    if isinstance(sizes, str) or not hasattr(sizes, "__iter__") or not list(sizes):
+        fail("sizes", "a list of data sizes, one per model", sizes, ArgumentTypeError)
+    return [check_int("sizes (each data size)", n, 1) for n in sizes]
+
+
+def _check_stack(stack, X, y) -> None:
+    check_instance("stack", stack, StackedLM, "a StackedLM")
+    check_examples(X, y)
+
+
 @torch.no_grad()
 def stacked_losses(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, members: slice = slice(None),
                    chunk: int = 4096) -> np.ndarray:
     """Mean cross-entropy of each model (or each of `members`) on the same (X, y): shape (k,)."""
+    _check_stack(stack, X, y)
+    check_instance("members", members, slice, "a slice of the stack's models (e.g. slice(0, 2))")
+    check_int("chunk", chunk, 1)
     k = len(range(stack.size)[members])
     total = torch.zeros(k)
     for start in range(0, len(y), chunk):
@@ -155,6 +178,8 @@ def stacked_losses(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, members: 
 
 def prefix_losses(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, sizes) -> np.ndarray:
     """Model k's mean cross-entropy on all its training data, the first sizes[k] pairs: shape (K,)."""
+    _check_stack(stack, X, y)
+    sizes = _sizes(sizes)
     return np.array([stacked_losses(stack, X[:n], y[:n], slice(k, k + 1))[0] for k, n in enumerate(sizes)])
 
 
@@ -165,15 +190,17 @@ def train_stacked(stack: StackedLM, X: torch.Tensor, y: torch.Tensor, sizes, X_v
     A generator: yields (step, train_loss (K,), val_loss (K,)) at step 0 and every `every` steps;
     train_loss is the minibatch loss averaged since the last record. Stops after a non-finite loss.
     """
-    sizes = [int(n) for n in sizes]
+    _check_stack(stack, X, y)
+    check_examples(X_val, y_val, names=("X_val", "y_val"))
+    sizes = _sizes(sizes)
     if len(sizes) != stack.size:
         raise ValueError(f"sizes must give one data size per model ({stack.size}), got {len(sizes)}")
     if max(sizes) > len(y):
         raise ValueError(f"sizes must be at most the {len(y)} examples given, got {max(sizes)}")
-    if not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be a whole number 1 or more, got {every!r}")
-    if not (isinstance(lr, (int, float)) and 0 < lr <= 1):
-        raise ValueError(f"lr must be a number in (0, 1], got {lr!r}")
+    check_int("steps", steps, 1)
+    check_int("every", every, 1)
+    check_number("lr", lr, 0, 1, low_open=True)
+    check_bool("decay", decay)
     idx = batch_indices(sizes, steps, batch_size, seed)
     opt = torch.optim.Adam(stack.parameters(), lr=lr, fused=True)  # one kernel per step for all tensors
     # Linear decay to zero (the scaling-law papers decay theirs too, with a cosine): the last steps stop

@@ -18,6 +18,7 @@ from knobs import data
 from knobs.runtime import one_thread, progress as progress_bar
 from knobs.scale import lm_parameter_count, make_lm
 from knobs.stacked import StackedLM, prefix_losses, train_stacked
+from knobs.validate import ArgumentTypeError, check_bool, check_instance, check_int, check_number, fail
 
 
 @dataclass
@@ -36,6 +37,12 @@ class ScaleData:
 
 def make_scale_data(context: int = 4, farms=(1 / 16, 1 / 4, 1, 8), val_sentences: int = 250) -> ScaleData:
     """farm_more.txt as nested training prefixes of `farms` x farm.txt, validated on its last sentences."""
+    check_int("context", context, 1, 8)
+    if isinstance(farms, str) or not hasattr(farms, "__iter__"):
+        fail("farms", "a list of data sizes in farms (e.g. (1/4, 1, 8))", farms, ArgumentTypeError)
+    for f in farms:
+        check_number("farms (each size)", f, 0, low_open=True)
+    check_int("val_sentences", val_sentences, 1)
     lines = data.read_corpus_text("farm_more").splitlines()
     farm_lines = len(data.read_corpus_text("farm").splitlines())
     if not 1 <= val_sentences <= len(lines) // 10:
@@ -57,6 +64,7 @@ def make_scale_data(context: int = 4, farms=(1 / 16, 1 / 4, 1, 8), val_sentences
 
 def farm_label(fraction: float) -> str:
     """'1/16 farm', '1 farm', '8 farms': data sizes in units of the farm corpus."""
+    check_number("fraction", fraction, 0, low_open=True)
     if fraction < 1:
         return f"1/{round(1 / fraction)} farm"
     return f"{fraction:g} farm" + ("s" if fraction != 1 else "")
@@ -112,6 +120,22 @@ def capacity_sweep(d: ScaleData, shapes=SWEEP_SHAPES, sizes=None, *, steps: int 
     sizes of a shape train as one stack; shapes with embeddings and at most `pad_below` parameters
     are zero-padded into one stack together (same numbers, one run instead of several).
     """
+    check_instance("d", d, ScaleData, "a ScaleData (make_scale_data)")
+    if sizes is not None and (not isinstance(sizes, dict) or not sizes):
+        fail("sizes", "a dict of data size name -> training pairs (or None for all of d.sizes)", sizes)
+    if isinstance(shapes, str) or not hasattr(shapes, "__iter__") or not list(shapes):
+        fail("shapes", "a list of (embed_dim, hidden) pairs or shape dicts", shapes, ArgumentTypeError)
+    for s in shapes:
+        if not (isinstance(s, dict) and {"embed_dim", "hidden"} <= set(s)) and not (
+                isinstance(s, (tuple, list)) and len(s) == 2):
+            fail("shapes", "(embed_dim, hidden) pairs or dicts with embed_dim and hidden", s)
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("every", every)):
+        check_int(name, value, 1)
+    check_number("lr", lr, 0, 1, low_open=True)
+    check_int("seed", seed, 0)
+    check_int("pad_below", pad_below, 0)
+    if progress is not None:
+        check_bool("progress", progress)
     sizes = dict(d.sizes if sizes is None else sizes)
     shapes = [{"layers": 1, **(s if isinstance(s, dict) else {"embed_dim": s[0], "hidden": s[1]})} for s in shapes]
     V, K = len(d.vocab), len(sizes)
@@ -145,6 +169,8 @@ def capacity_sweep(d: ScaleData, shapes=SWEEP_SHAPES, sizes=None, *, steps: int 
 
 def shape_label(shape: dict) -> str:
     """'d=8, h=32' or 'one-hot, 3 layers of 13': a short name for a shape."""
+    if not isinstance(shape, dict) or not {"embed_dim", "hidden"} <= set(shape):
+        fail("shape", "a dict with embed_dim and hidden (and optionally layers)", shape)
     words = "one-hot" if not shape["embed_dim"] else f"d={shape['embed_dim']}"
     layers = shape.get("layers", 1)
     return f"{words}, h={shape['hidden']}" + (f" x{layers} layers" if layers > 1 else "")

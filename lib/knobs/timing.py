@@ -14,6 +14,8 @@ import statistics
 import torch
 from torch.utils.benchmark import Timer
 
+from knobs.validate import check_int, check_number, describe
+
 
 def compare_seconds(candidates: dict, rounds: int = 31, number: int | None = 1, min_run_time: float = 0.05,
                     threads: int = 1, seed: int = 0) -> dict:
@@ -26,10 +28,12 @@ def compare_seconds(candidates: dict, rounds: int = 31, number: int | None = 1, 
         raise ValueError(f"rounds must be a whole number between 1 and 1000, got {rounds!r}")
     if number is not None and (isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 10_000):
         raise ValueError(f"number must be None or a whole number between 1 and 10000, got {number!r}")
-    if not isinstance(min_run_time, (int, float)) or not 0 < min_run_time <= 10:
-        raise ValueError(f"min_run_time must be in (0, 10] seconds, got {min_run_time!r}")
-    if not candidates or not all(callable(f) for f in candidates.values()):
-        raise ValueError("candidates must map each name to a function that takes no arguments")
+    check_number("min_run_time", min_run_time, 0, 10, low_open=True, must="a number of seconds in (0, 10]")
+    check_int("threads", threads, 1, 256)
+    check_int("seed", seed, 0)
+    if not isinstance(candidates, dict) or not candidates or not all(callable(f) for f in candidates.values()):
+        raise ValueError("candidates must map each name to a function that takes no arguments, "
+                         f"got {describe(candidates)}")
     timers = {name: Timer(stmt="f()", globals={"f": f}, num_threads=threads) for name, f in candidates.items()}
     samples = {name: [] for name in candidates}
     order = list(timers)

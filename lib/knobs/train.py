@@ -22,14 +22,15 @@ from torch.nn import functional as F
 
 from knobs.data import farm_split, iterate_batches
 from knobs.models import make_tiny_lm
+from knobs.validate import (ArgumentTypeError, check_callable, check_choice, check_examples,
+                            check_instance, check_int, check_module, check_number, fail)
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 
 
 def seed(n: int = 0) -> None:
     """Seed Python, NumPy and PyTorch so a rerun gives the same numbers."""
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"seed must be a whole number 0 or more, got {n!r}")
+    check_int("n (the seed)", n, 0)
     random.seed(n)
     np.random.seed(n)
     torch.manual_seed(n)
@@ -48,18 +49,24 @@ class Snapshot:
 
 
 def take_snapshot(model: nn.Module, step: int, metrics: dict, info: dict | None = None) -> Snapshot:
+    """A Snapshot of `model` at `step`: a copy of every parameter, the metrics as floats, and `info` for the views."""
+    check_module("model", model)
+    check_int("step", step, 0)
+    check_instance("metrics", metrics, dict, "a dict of metric name -> number")
+    if info is not None:
+        check_instance("info", info, dict, "a dict (or None)")
     params = {name: p.detach().cpu().numpy().copy() for name, p in model.named_parameters()}
     return Snapshot(step, params, {k: float(v) for k, v in metrics.items()}, info or {})
 
 
 def make_optimizer(params, name: str, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
     """One of sgd / momentum / adam / adamw by name, with a clear error otherwise."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
-    if not (isinstance(lr, (int, float)) and 0 < lr <= 100):
-        raise ValueError(f"lr must be a number in (0, 100], got {lr!r}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be 0 or more, got {weight_decay}")
+    if isinstance(params, (torch.Tensor, str)) or not hasattr(params, "__iter__"):
+        fail("params", "the parameters to train (e.g. model.parameters())", params, ArgumentTypeError)
+    check_choice("name (the optimizer)", name, OPTIMIZERS)
+    check_number("lr", lr, 0, 100, low_open=True)
+    check_number("weight_decay", weight_decay, 0)
+    check_number("momentum", momentum, 0, 1, high_open=True)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
     if name == "momentum":
@@ -72,6 +79,8 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float = 0.0, mome
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     """Mean cross-entropy (nats per word) of `model` on (X, y), in eval mode (dropout off), then back."""
+    check_module("model", model)
+    check_examples(X, y)
     was_training = model.training
     model.eval()
     try:
@@ -83,6 +92,8 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 @torch.no_grad()
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of examples whose most likely next word is the true one (top-1), in eval mode, then back."""
+    check_module("model", model)
+    check_examples(X, y)
     was_training = model.training
     model.eval()
     try:
@@ -93,6 +104,7 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 
 def gradient_norm(model: nn.Module) -> float:
     """Length of the whole gradient vector (all parameters together) after a backward pass."""
+    check_module("model", model)
     grads = [p.grad.detach().ravel() for p in model.parameters() if p.grad is not None]
     return float(torch.linalg.vector_norm(torch.cat(grads))) if grads else 0.0
 
@@ -106,10 +118,17 @@ def train_lm(model: nn.Module, X, y, *, steps: int = 300, lr: float = 0.01, batc
     so a lab can say "diverged" instead of drawing garbage. `loss_fn(model,
     logits, y)` replaces plain cross-entropy (chapter 3 adds penalties).
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number 1 or more, got {steps!r}")
-    if not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be a whole number 1 or more, got {every!r}")
+    check_module("model", model)
+    check_examples(X, y)
+    if X_val is not None or y_val is not None:
+        check_examples(X_val, y_val, names=("X_val", "y_val"))
+    check_int("steps", steps, 1)
+    check_int("every", every, 1)
+    check_int("batch_size", batch_size, 1)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_int("seed", seed, 0)
+    if loss_fn is not None:
+        check_callable("loss_fn", loss_fn, "a function loss_fn(model, logits, y) (or None for cross-entropy)")
     # Only what may train: frozen parameters (a fine-tuning strategy, LoRA's base) get no optimizer state.
     opt = make_optimizer([p for p in model.parameters() if p.requires_grad], optimizer, lr, weight_decay)
     batches = iterate_batches(X, y, batch_size, seed=seed)
@@ -139,6 +158,8 @@ def train_lm(model: nn.Module, X, y, *, steps: int = 300, lr: float = 0.01, batc
 
 def run_to_end(run: Iterator[Snapshot]) -> Snapshot:
     """Train to the end of a run and return its last snapshot (the model is left trained)."""
+    if not hasattr(run, "__iter__"):
+        fail("run", "a run to iterate over, such as train_lm(...)", run, ArgumentTypeError)
     last = None
     for last in run:
         pass

@@ -18,6 +18,8 @@ from torch import nn
 
 from knobs import data, models, train
 from knobs.lora import LoRALinear
+from knobs.models import check_tiny_lm
+from knobs.validate import check_choice, check_int, check_module, check_text
 
 STRATEGIES = ("from scratch", "full fine-tune", "freeze embeddings", "output layer only", "LoRA")
 
@@ -34,15 +36,16 @@ class StyleTask:
 
 
 def split_sentences(text: str) -> list[str]:
+    """The non-empty lines of `text`, stripped: one sentence each."""
+    check_text("text", text)
     return [line.strip() for line in text.strip().splitlines() if line.strip()]
 
 
 @lru_cache(maxsize=8)
 def make_style_task(n_sentences: int = 12) -> StyleTask:
     """The first `n_sentences` place-first sentences to fine-tune on; distinct unseen ones to test on."""
+    check_int("n_sentences", n_sentences, 1, 100)
     lines = split_sentences(data.read_corpus_text("farm_place_first"))
-    if not 1 <= n_sentences <= 100:
-        raise ValueError(f"n_sentences must be between 1 and 100, got {n_sentences}")
     farm = data.load_corpus("farm")  # its vocabulary is the pretrained model's
     train_lines = lines[:n_sentences]
     test_lines = sorted(set(lines[n_sentences:]) - set(train_lines))
@@ -58,8 +61,8 @@ def make_style_task(n_sentences: int = 12) -> StyleTask:
 
 def prepare(strategy: str, rank: int = 4, seed: int = 0) -> nn.Module:
     """A copy of the pretrained LM (or a random one) with only the strategy's parameters trainable."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    check_choice("strategy", strategy, STRATEGIES)
+    check_int("seed", seed, 0)
     model = train.trained_tiny_lm()  # chapter 1's trained model, a fresh copy
     if strategy == "from scratch":
         return models.make_tiny_lm(model.config.vocab_size, seed=seed + 1)  # same shapes, random values
@@ -78,6 +81,7 @@ def prepare(strategy: str, rank: int = 4, seed: int = 0) -> nn.Module:
 
 def effective_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     """The tensors the model computes with; an enabled LoRA layer's weight counts as W + (alpha/r)·BA."""
+    check_tiny_lm(model, exact=True)
     out = {"embed.weight": model.embed.weight}
     for name in ("hidden", "out"):
         layer = getattr(model, name)
@@ -90,12 +94,16 @@ def effective_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def trainable_count(model: nn.Module) -> int:
+    """How many numbers of `model` an optimizer may change (requires_grad)."""
+    check_module("model", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def fine_tune(strategy: str, rank: int = 4, steps: int = 150, lr: float = 0.01, every: int = 10,
               n_sentences: int = 12, seed: int = 0):
     """Fine-tune with one strategy; yield Snapshots with new-style loss/accuracy, old-corpus loss, tensor changes."""
+    check_int("steps", steps, 1)
+    check_int("every", every, 1)
     task = make_style_task(n_sentences)
     model = prepare(strategy, rank, seed)
     # Copies: the optimizer updates the parameters in place, so views of them would always show "no change".

@@ -43,8 +43,11 @@ def test_student_edition_drops_every_solution_line_and_keeps_the_rest(path):
     text = "\n".join(c.source for c in student.cells)
     assert all(cell.source.strip() not in text for cell in solutions)
     assert not any(teacher.is_solution(c) for c in student.cells)
+    # the folded answers of open exercises go too, and the words "Solution" box with them
+    boxes = [m.group(0) for c in full.cells if c.cell_type == "markdown" for m in teacher.SOLUTION_BOX.finditer(c.source)]
+    assert all(box not in text for box in boxes) and ":::{admonition} Solution" not in text
     # everything else stays, in order: exercises with their checks, labs, quizzes, prose
-    kept = [c.source for c in full.cells if not teacher.is_solution(c)]
+    kept = [teacher.SOLUTION_BOX.sub("", c.source) for c in full.cells if not teacher.is_solution(c)]
     assert [c.source for c in student.cells if "student-edition" not in c.metadata.get("tags", [])] == kept
     assert any(teacher.check_calls(c.source) for c in student.cells)
     assert all(c.outputs == [] for c in student.cells if c.cell_type == "code")
@@ -59,6 +62,13 @@ def test_leak_detection_can_fail():
     untagged = copy.deepcopy(full)
     untagged.cells[1].metadata["tags"] = ["hide-input"]  # a solution someone forgot to tag
     assert teacher.leaked_solution_lines(full, teacher.student_notebook(untagged)) == ["answer = 6 * 7"]
+
+
+def test_open_exercise_answers_in_solution_boxes_are_dropped_and_the_rest_of_the_cell_kept():
+    prose = ("**Exercise 9.** Why?\n\n:::{admonition} Solution\n:class: dropdown\nBecause.\n:::\n\n## Quick quiz")
+    student = teacher.student_notebook(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(prose)]))
+    text = next(c.source for c in student.cells if "student-edition" not in c.metadata.get("tags", []))
+    assert "Because" not in text and "Solution" not in text and "**Exercise 9.** Why?" in text and "## Quick quiz" in text
 
 
 def test_make_student_writes_every_chapter_and_a_zip(tmp_path, monkeypatch, capsys):
@@ -250,6 +260,12 @@ def test_needs_tell_required_from_helpful_chapters(needs, number, required, help
 def test_strip_roles_keeps_glossary_terms_and_drops_citations():
     text = "count {term}`parameters <parameter>` of GPT-2 {cite:p}`radford2019language` via {doc}`ch 1 <../x>`"
     assert teacher.strip_roles(text) == "count {term}`parameters <parameter>` of GPT-2 via ch 1"
+    # the chapters' own forms (CONTRIBUTING.md): citation links and {eval} numbers
+    text = "GPT-2 [(Radford et al., 2019)](#cite:p:ch01-radford2019language) has {eval}`gpt2_total` parameters"
+    assert teacher.strip_roles(text) == "GPT-2 has … parameters"
+    assert teacher.strip_roles("tying ([Press and Wolf, 2017](#cite:alp:ch01-press2017using))") == "tying"
+    text = "the laws of [Kaplan et al. (2020)](#cite:t:ch07-kaplan2020scaling) and [Hoffmann et al. (2022)](#cite:t:x)"
+    assert teacher.strip_roles(text) == "the laws of Kaplan et al. (2020) and Hoffmann et al. (2022)"
 
 
 def _info(number, needs=(), helps=()):

@@ -59,7 +59,7 @@ def test_exercises_accept_right_answers_and_hint_on_common_mistakes():
     forgot_scales = check("ch06.memory", 13e9 * 4 / 8)
     assert not forgot_scales.ok and "scale" in forgot_scales.message
     assert check("ch06.codes", {"scale": 0.2, "codes": [3, -2, 0, -7, 5]}).ok
-    assert "-8 to 7" in check("ch06.codes", {"scale": 1.4 / 8, "codes": [4, -2, 0, -8, 5]}).message
+    assert "-7 to 7" in check("ch06.codes", {"scale": 1.4 / 8, "codes": [4, -2, 0, -8, 5]}).message
     assert "round" in check("ch06.codes", {"scale": 0.2, "codes": [3, -1, 0, -7, 4]}).message
     assert not check("ch06.clip", 1.0).ok and not check("ch06.clip", 0.1).ok
     assert "could not be checked" in check("ch06.clip", 2).message

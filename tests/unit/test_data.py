@@ -31,8 +31,8 @@ def test_next_word_counts():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: data.load_corpus("nope"), "does not exist"),
-    (lambda: data.make_dataset(data.load_corpus(), context=0), "context must be between"),
+    (lambda: data.load_corpus("nope"), "name must be one of 'farm'"),
+    (lambda: data.make_dataset(data.load_corpus(), context=0), "context must be a whole number between 1 and 8, got 0"),
     (lambda: data.split_dataset(torch.zeros(4, 2), torch.zeros(4), 1.5), "val_fraction"),
     (lambda: next(data.iterate_batches(torch.zeros(4, 2), torch.zeros(4), 0)), "batch_size"),
     (lambda: data.load_corpus().vocab.encode("the unicorn"), "not in the vocabulary"),

@@ -61,7 +61,8 @@ def test_where_you_start_decides_which_minimum_you_reach():
     assert np.linalg.norm(ends[0] - best) < 1e-3 and np.linalg.norm(ends[1] - local) < 1e-3
 
 
-@pytest.mark.parametrize("args, message", [(("nesterov", 0.1), "optimizer must be"), (("sgd", 0.0), "lr must be"),
+@pytest.mark.parametrize("args, message", [(("nesterov", 0.1), r"name \(the optimizer\) must be one of"),
+                                           (("sgd", 0.0), "lr must be"),
                                            (("sgd", 50.0), "lr must be"), (("momentum", 0.1, 1.0), "momentum must")])
 def test_bad_optimizer_settings_raise_clear_errors(args, message):
     with pytest.raises(ValueError, match=message):

@@ -19,7 +19,7 @@ import pytest
 import knobs
 
 PACKAGE = Path(knobs.__file__).parent
-CORE = {"knobs", "knobs.runtime", "knobs.figures", "knobs.data", "knobs.models", "knobs.train"}
+CORE = {"knobs", "knobs.validate", "knobs.runtime", "knobs.figures", "knobs.data", "knobs.models", "knobs.train"}
 LAYERS = ("core", "techniques", "lab machinery", "chapters", "exercises")
 
 

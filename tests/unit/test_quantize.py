@@ -7,6 +7,7 @@ import torch
 from torch.testing import assert_close
 
 from knobs import train
+from knobs import numformats
 from knobs import quantize as Q
 
 
@@ -25,30 +26,30 @@ def weights(rows=6, cols=16, seed=0):
 # ---- number formats -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, bits, exponent, mantissa", [("fp32", 32, 8, 23), ("fp16", 16, 5, 10), ("bf16", 16, 8, 7)])
 def test_float_layouts_come_from_finfo(name, bits, exponent, mantissa):
-    fmt = Q.number_format(name)
-    info = torch.finfo(Q.TORCH_DTYPES[name])
+    fmt = numformats.number_format(name)
+    info = torch.finfo(numformats.TORCH_DTYPES[name])
     assert (fmt.bits, fmt.exponent_bits, fmt.mantissa_bits) == (bits, exponent, mantissa)
     assert fmt.largest == info.max and fmt.eps == info.eps and fmt.smallest_normal == info.smallest_normal
 
 
 def test_int_ranges_from_iinfo_and_int4_from_its_bits():
-    assert (Q.number_format("int8").smallest, Q.number_format("int8").largest) == (-128, 127)
-    assert (Q.number_format("int4").smallest, Q.number_format("int4").largest) == (-8, 7)
-    assert Q.int_range(4, signed=False) == (0, 15)
+    assert (numformats.number_format("int8").smallest, numformats.number_format("int8").largest) == (-128, 127)
+    assert (numformats.number_format("int4").smallest, numformats.number_format("int4").largest) == (-8, 7)
+    assert numformats.int_range(4, signed=False) == (0, 15)
     with pytest.raises(ValueError, match="name must be one of"):
-        Q.number_format("fp8")
+        numformats.number_format("fp8")
     with pytest.raises(ValueError, match="between 1 and 32"):
-        Q.int_range(0)
+        numformats.int_range(0)
 
 
 @pytest.mark.parametrize("name", ["fp32", "fp16", "bf16"])
 @pytest.mark.parametrize("value", [0.1, -2.5, 3.14159, 1e-3, 65504.0])
 def test_bit_fields_decode_to_the_number_torch_stores(name, value):
-    fields = Q.bit_fields(value, name)
-    fmt = Q.number_format(name)
+    fields = numformats.bit_fields(value, name)
+    fmt = numformats.number_format(name)
     assert len(fields["exponent"]) == fmt.exponent_bits and len(fields["mantissa"]) == fmt.mantissa_bits
-    stored = torch.tensor(value, dtype=Q.TORCH_DTYPES[name]).item()
-    assert Q.value_from_fields(fields, name) == stored
+    stored = torch.tensor(value, dtype=numformats.TORCH_DTYPES[name]).item()
+    assert numformats.value_from_fields(fields, name) == stored
 
 
 def float_to_bits32(value: float) -> str:
@@ -58,15 +59,15 @@ def float_to_bits32(value: float) -> str:
 
 def test_fp32_bits_match_an_independent_encoder():
     for value in (0.1, -7.75, 1e-20):
-        fields = Q.bit_fields(value, "fp32")
+        fields = numformats.bit_fields(value, "fp32")
         assert fields["sign"] + fields["exponent"] + fields["mantissa"] == float_to_bits32(value)
 
 
 def test_int_bit_fields_are_twos_complement():
-    assert Q.bit_fields(-1, "int8") == {"sign": "1", "magnitude": "1111111"}
-    assert Q.value_from_fields(Q.bit_fields(-8, "int4"), "int4") == -8
+    assert numformats.bit_fields(-1, "int8") == {"sign": "1", "magnitude": "1111111"}
+    assert numformats.value_from_fields(numformats.bit_fields(-8, "int4"), "int4") == -8
     with pytest.raises(ValueError, match="between -8 and 7"):
-        Q.bit_fields(9, "int4")
+        numformats.bit_fields(9, "int4")
 
 
 # ---- quantizers against PyTorch -------------------------------------------------------------------------------------

@@ -89,9 +89,9 @@ def test_farm_more_starts_with_farm():
     (lambda: scale.DeepLMConfig(hidden=0), "hidden must be a whole number between 1 and 4096"),
     (lambda: scale.DeepLMConfig(layers=20), "layers must be"),
     (lambda: scale.training_memory_bytes(10, "sgd"), "recipe must be one of"),
-    (lambda: scale.training_flops(-1, 5), "n_parameters and tokens"),
+    (lambda: scale.training_flops(-1, 5), "n_parameters must be a number at least 0, got -1"),
     (lambda: scale.count_training_flops(scale.make_lm(29), 0), "batch_size"),
-    (lambda: scale.conditional_entropy(["a", "b"], 2), "context must be between"),
+    (lambda: scale.conditional_entropy(["a", "b"], 2), "context must be a whole number between 1 and 1, got 2"),
     (lambda: scale.width_for_budget(0, 29, 4, 8), "budget"),
 ])
 def test_bad_input_gets_a_clear_message(call, message):

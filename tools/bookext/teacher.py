@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the book's repository (this file is tools/bookext/teacher.py)
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
+SOLUTION_BOX = re.compile(r"^:::\{admonition\} Solution\n.*?^:::\n?", re.S | re.M)  # an open exercise's answer
 SOLUTION_TAG = "solution"
 STUDENT_BANNER = ("**Student edition.** The solutions are not in this notebook. Each exercise ends with a "
                   "`check(...)` call: it tells you whether your answer is right and gives a hint when it is not. "
@@ -91,9 +92,17 @@ def check_calls(source: str) -> list[tuple[str, str]]:
 
 
 def strip_roles(text: str) -> str:
-    """Prose for another page: drop citations and glue, keep the text of other MyST roles except {term}."""
+    """Prose for another page: drop computed numbers and parenthetical citations, keep textual citations' words
+    and the text of other MyST roles except {term}.
+
+    Citations are links (`[(Radford et al., 2019)](#cite:p:ch01-radford2019language)`, CONTRIBUTING.md) or,
+    in older prose, {cite} roles; a computed number is {eval}`name` (or an older {glue:text}`name`).
+    """
+    text = re.sub(r"\[([^\]]*)\]\(#cite:t:[^)]*\)", r"\1", text)  # "the scaling laws of Kaplan et al. (2020)"
+    text = re.sub(r"\s*\[[^\]]*\]\(#cite:[a-z]+:[^)]*\)", "", text)
     text = re.sub(r"\s*\{cite:[a-z]+\}`[^`]*`", "", text)
-    text = re.sub(r"\{glue:[a-z]+\}`[^`]*`", "…", text)
+    text = re.sub(r"\s*\(\s*\)", "", text)  # what a citation alone in parentheses leaves
+    text = re.sub(r"\{(?:glue:[a-z]+|eval)\}`[^`]*`", "…", text)
     return re.sub(r"\{(?!term\})[a-z:]+\}`([^`<]*?)(?:\s*<[^`]*>)?`", r"\1", text)
 
 
@@ -198,6 +207,8 @@ def student_notebook(nb):
     for cell in student.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+        else:  # an open exercise's answer is a folded "Solution" box in the prose: it goes too
+            cell.source = SOLUTION_BOX.sub("", cell.source)
         cell.metadata.pop("execution", None)
     title = next((i for i, c in enumerate(student.cells) if c.cell_type == "markdown"
                   and re.search(r"^#\s", c.source, re.M)), 0)

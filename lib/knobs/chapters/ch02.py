@@ -14,6 +14,7 @@ from knobs.initialization import count_distinct_units, set_symmetric_init
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import CurvesView, HeatmapView, LossView, View
 from knobs.train import Snapshot
+from knobs.validate import check_axes, check_instance, check_int
 
 PATH_COLOR = PALETTE[5]
 
@@ -25,6 +26,8 @@ def draw_surface(ax, lines: int = 7) -> None:
     Smooth shading rather than many coloured contour lines: it compresses to a
     third of the bytes, which matters for the static twin's precomputed frames.
     """
+    check_axes("ax", ax)
+    check_int("lines", lines, 1, 50)
     grid = np.linspace(*descent.BOX, 160)
     T1, T2 = np.meshgrid(grid, grid)
     Z = descent.surface(T1, T2) - descent.surface(*descent.minima()[0])  # loss above the global minimum
@@ -137,6 +140,11 @@ def distinct_units_view(hidden: int = 32) -> CurvesView:
 
 def symmetry_run(values, steps, every):
     """Train the tiny LM from a random, all-zero or all-equal start (plus optional noise), counting distinct units."""
+    check_instance("values", values, dict, "a dict of the lab's settings, e.g. {'init': 'all zero', 'noise': 0.0}")
+    try:
+        values = symmetry_lab().validated(values)  # the defaults filled in; each setting checked by its control
+    except ValueError as error:
+        raise ValueError(f"values: {error}") from None
     vocab, X, y, X_val, y_val = data.farm_split()
     model = models.make_tiny_lm(len(vocab), seed=0)
     set_symmetric_init(model, INITS[values["init"]], noise=values["noise"])

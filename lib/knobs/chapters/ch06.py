@@ -15,10 +15,12 @@ from matplotlib.collections import LineCollection
 from torch.nn.utils import parametrize
 
 from knobs import data, models, train
+from knobs import numformats
 from knobs import quantize as Q
 from knobs.figures import LEGEND_SIZE, PALETTE, TICK_SIZE, TITLE_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import LossView, PredictionsView, View
+from knobs.validate import ArgumentTypeError, check_axes, check_choice, check_int, check_number, fail
 
 GROUP_SIZE = 8  # weights per group: 2 groups per row of hidden.weight, 4 per row of out.weight
 QAT_LR = 0.003  # small: QAT fine-tunes a trained model, it does not train one
@@ -209,15 +211,20 @@ LABS = [quantization_lab]
 FIELD_COLORS = {"sign": PALETTE[5], "exponent": PALETTE[0], "mantissa": PALETTE[2], "magnitude": PALETTE[1]}
 
 
-def draw_formats(ax, names=Q.FORMATS) -> None:
+def draw_formats(ax, names=numformats.FORMATS) -> None:
     """One row of boxes per number format: sign, exponent and mantissa bits (integers: sign and magnitude).
 
     Each box holds its number of bits; the colours are named in a legend above (a box of 1 bit is too narrow
     for its name at the book's text size).
     """
     shown = {}
+    check_axes("ax", ax)
+    if not isinstance(names, (tuple, list)):
+        fail("names", "a tuple of number formats", names, ArgumentTypeError)
+    for name in names:
+        check_choice("names (each format)", name, numformats.FORMATS)
     for row, name in enumerate(names):
-        fmt = Q.number_format(name)
+        fmt = numformats.number_format(name)
         fields = [("sign", 1)] + ([("exponent", fmt.exponent_bits), ("mantissa", fmt.mantissa_bits)]
                                   if fmt.kind == "float" else [("magnitude", fmt.mantissa_bits)])
         start = 0
@@ -242,6 +249,11 @@ def draw_formats(ax, names=Q.FORMATS) -> None:
 
 def draw_grid_histogram(ax, w, levels, title: str, span: float | None = None, bins: int = 80) -> None:
     """A weight histogram with the quantization grid's levels as vertical lines."""
+    check_axes("ax", ax)
+    _numbers("w", w), _numbers("levels", levels)
+    if span is not None:
+        check_number("span", span, 0, low_open=True)
+    check_int("bins", bins, 1, 10_000)
     w = np.asarray(w).ravel()
     span = span or 1.1 * float(np.abs(w).max())
     ax.hist(np.clip(w, -span, span), bins=np.linspace(-span, span, bins + 1), color="#999999")
@@ -251,6 +263,17 @@ def draw_grid_histogram(ax, w, levels, title: str, span: float | None = None, bi
     ax.set_xlim(-span, span)
     ax.set_title(title, fontsize=TITLE_SIZE)
     ax.set_xlabel("weight value")
+
+
+def _numbers(name: str, values) -> np.ndarray:
+    """values (a tensor, an array or a list of finite numbers) as a flat float array, or an error naming the argument."""
+    try:
+        array = None if values is None else np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError, RuntimeError):
+        array = None
+    if array is None or not np.isfinite(array).all():
+        fail(name, "finite numbers (a tensor, an array or a list)", values, ArgumentTypeError)
+    return array
 
 
 def speed_verdict(ratio: float) -> str:

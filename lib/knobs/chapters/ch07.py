@@ -15,6 +15,7 @@ from knobs.lab import Choice, Lab
 from knobs.lab.views import View
 from knobs.runtime import one_thread, static_mode
 from knobs.train import Snapshot
+from knobs.validate import check_bool, check_choice, check_instance, check_number
 
 # The recipe every model of the chapter is trained with (the sweep, the lab, the shape comparison).
 STEPS = 200  # Adam steps, the learning rate decaying linearly to zero
@@ -40,6 +41,8 @@ def scale_sweep(progress: bool | None = None) -> sweeps.SweepResult:
 
     The progress bar shows in Jupyter; not in the built book, where a bar would be frozen text.
     """
+    if progress is not None:
+        check_bool("progress", progress)
     if "sweep" not in _cache:
         _cache["sweep"] = sweeps.capacity_sweep(scale_data(), sweeps.SWEEP_SHAPES, steps=STEPS, lr=LR,
                                                batch_size=BATCH, every=RECORD_EVERY, progress=progress)
@@ -51,20 +54,38 @@ def entropy_floor() -> float:
     return scale.conditional_entropy(data.load_corpus("farm_more").tokens, scale_data().context)
 
 
+def compared_shapes(budget_shape: int = 32) -> list[dict]:
+    """Chapter 7's five shapes with (nearly) the parameter count of the sweep's `budget_shape` model, that one first."""
+    d = scale_data()
+    V, c = len(d.vocab), d.context
+    budget = scale.lm_parameter_count(V, c, **SHAPES[budget_shape])
+    shapes = [SHAPES[budget_shape]]
+    for embed_dim, layers in ((2, 1), (32, 1), (0, 1), (16, 4)):
+        shapes.append({"embed_dim": embed_dim, "layers": layers,
+                       "hidden": scale.width_for_budget(budget, V, c, embed_dim, layers)})
+    return shapes
+
+
 def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> sweeps.SweepResult:
     """Five shapes with (nearly) the same parameter count, trained on 8 farms with the sweep's recipe."""
+    check_choice("budget_shape", budget_shape, tuple(SHAPES))
+    if progress is not None:
+        check_bool("progress", progress)
     key = ("shapes", budget_shape)
     if key not in _cache:
         d = scale_data()
-        V, c = len(d.vocab), d.context
-        budget = scale.lm_parameter_count(V, c, **SHAPES[budget_shape])
-        shapes = [SHAPES[budget_shape]]
-        for embed_dim, layers in ((2, 1), (32, 1), (0, 1), (16, 4)):
-            shapes.append({"embed_dim": embed_dim, "layers": layers,
-                           "hidden": scale.width_for_budget(budget, V, c, embed_dim, layers)})
-        _cache[key] = sweeps.capacity_sweep(d, shapes, {"8 farms": d.sizes["8 farms"]}, steps=STEPS, lr=LR,
-                                           batch_size=BATCH, every=RECORD_EVERY, progress=progress)
+        _cache[key] = sweeps.capacity_sweep(d, compared_shapes(budget_shape), {"8 farms": d.sizes["8 farms"]},
+                                           steps=STEPS, lr=LR, batch_size=BATCH, every=RECORD_EVERY,
+                                           progress=progress)
     return _cache[key]
+
+
+def shape_numbers(budget_shape: int = 32) -> dict[str, str]:
+    """What chapter 7's prose says of the compared shapes before it trains them: the base shape, how equal the counts are."""
+    d = scale_data()
+    shapes = compared_shapes(budget_shape)
+    counts = np.array([scale.lm_parameter_count(len(d.vocab), d.context, **s) for s in shapes])
+    return {"base_shape": sweeps.shape_label(shapes[0]), "shape_tolerance": f"{np.abs(counts / counts[0] - 1).max():.1%}"}
 
 
 # ---- the lab -------------------------------------------------------------------------------
@@ -211,6 +232,8 @@ LABS = [scale_lab]
 
 def plot_capacity(sweep: sweeps.SweepResult, floor: float):
     """Validation and training loss after training against parameters, one line per data size (log-log)."""
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
+    check_number("floor", floor)
     import matplotlib.pyplot as plt
 
     with book_style():
@@ -238,6 +261,8 @@ def plot_capacity(sweep: sweeps.SweepResult, floor: float):
 
 def plot_shapes(result: sweeps.SweepResult, floor: float):
     """Final validation loss of same-sized models of different shapes, as horizontal bars."""
+    check_instance("result", result, sweeps.SweepResult, "a SweepResult (shape_comparison())")
+    check_number("floor", floor)
     import matplotlib.pyplot as plt
 
     with book_style():
@@ -257,6 +282,7 @@ def plot_shapes(result: sweeps.SweepResult, floor: float):
 
 def plot_compute(sweep: sweeps.SweepResult, size: str = "8 farms"):
     """Validation loss against training compute (6 N x pairs processed so far), one curve per size."""
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
     import matplotlib.pyplot as plt
 
     k = sweep.size_index(size)

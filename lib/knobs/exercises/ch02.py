@@ -5,6 +5,7 @@ import torch
 
 from knobs.autograd import Value
 from knobs.exercises.checker import direction_hint, exercise, is_close
+from knobs.validate import fail
 
 CHAIN_AT = {"a": 2.0, "b": -3.0, "c": 10.0}  # f(a, b, c) = (a*b + c)**2 at this point
 
@@ -102,6 +103,8 @@ def stable_limit() -> float:
 
 def max_lr_loss(theta):
     """L(θ1, θ2) = 3 θ1² + ½ θ2², the loss of the max-learning-rate exercise."""
+    if isinstance(theta, str) or not hasattr(theta, "__len__") or len(theta) != 2:
+        fail("theta", "the two parameters (θ1, θ2)", theta)
     return 3 * theta[0] ** 2 + 0.5 * theta[1] ** 2
 
 

@@ -4,6 +4,7 @@ from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 from knobs.exercises.checker import as_number, exercise
+from knobs.validate import check_int
 
 # ---- 1. your own magnitude mask ---------------------------------------------------------------
 
@@ -70,11 +71,16 @@ DENSE_BYTES = 4 * ROWS * COLS  # fp32
 
 def csr_bytes(nnz: int, index_bytes: int = 8, rows: int = ROWS) -> int:
     """fp32 values, one column index per value, one row pointer per row plus one."""
+    check_int("nnz", nnz, 0)
+    check_int("index_bytes", index_bytes, 1)
+    check_int("rows", rows, 1)
     return 4 * nnz + index_bytes * nnz + index_bytes * (rows + 1)
 
 
 def breakeven_sparsity(per_value: int, fixed: int) -> float:
     """Smallest sparsity at which `per_value * nnz + fixed` bytes is no more than the dense matrix."""
+    check_int("per_value", per_value, 1)
+    check_int("fixed", fixed, 0)
     n = ROWS * COLS
     return 1 - (DENSE_BYTES - fixed) / per_value / n
 

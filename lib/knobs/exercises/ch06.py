@@ -6,6 +6,7 @@ import torch
 from knobs import quantize as Q
 from knobs import train
 from knobs.exercises.checker import as_number, as_whole_number, direction_hint, exercise, is_close
+from knobs.validate import check_tensor
 
 MEMORY = dict(n_parameters=13e9, bits=4, group_size=128, scale_bits=16)
 HAND_W = [0.62, -0.33, 0.05, -1.40, 0.91]
@@ -44,7 +45,8 @@ def check_codes(answer):
     if scale_ok and given == codes:
         return True, "That is exactly what quantize_tensor (and torch.quantize_per_tensor) store."
     if is_close(answer["scale"], amax / 8, rel=1e-3):
-        return False, "Signed 4-bit codes run from -8 to 7: the largest |w| must land on a code you can also use for -|w|."
+        return False, ("Symmetric 4-bit codes run from -7 to 7 (-8 is left unused, so -|w| has a code too): the "
+                       "largest |w| lands on code 7.")
     if is_close(answer["scale"], 2 * amax / 15, rel=1e-3) or is_close(answer["scale"], amax / 15, rel=1e-3):
         return False, "That scale spreads 16 codes over the range, as an affine (unsigned) quantizer would. Symmetric uses ±max|w|."
     if not scale_ok:
@@ -57,6 +59,7 @@ def check_codes(answer):
 
 def clip_errors(W: torch.Tensor, bits: int = 3) -> dict[float, float]:
     """Per-tensor symmetric error of W at each clipping ratio of CLIPS (what the checker compares against)."""
+    check_tensor("W", W, floating=True)
     return {c: Q.relative_error(W, Q.fake_quantize(W, bits, clip=c)) for c in CLIPS}
 
 

@@ -22,6 +22,8 @@ import inspect
 import math
 import numbers
 
+from knobs.validate import ArgumentTypeError, check_instance, check_number, check_text, fail
+
 REGISTRY: dict[str, callable] = {}
 CHOICES: dict[str, tuple[str, ...]] = {}  # the allowed answers of multiple-choice exercises (for the audit)
 
@@ -44,6 +46,9 @@ class AnswerRaised(Exception):
 
 def exercise(exercise_id: str, choices: tuple[str, ...] | None = None):
     """Register a checker; `choices` lists the allowed answers of a multiple-choice exercise."""
+    check_text("exercise_id", exercise_id, empty=False)
+    if choices is not None and (not isinstance(choices, (tuple, list)) or not all(isinstance(c, str) for c in choices)):
+        fail("choices", "a tuple of the allowed answers (strings), or None", choices, ArgumentTypeError)
     def register(checker):
         REGISTRY[exercise_id] = checker
         if choices:
@@ -54,6 +59,12 @@ def exercise(exercise_id: str, choices: tuple[str, ...] | None = None):
 
 def multiple_choice(exercise_id: str, question: str, right: str, feedback: dict[str, str]):
     """Register a multiple-choice exercise: `feedback` maps every allowed answer, in order, to its message."""
+    check_text("exercise_id", exercise_id, empty=False)
+    check_text("question", question, empty=False)
+    if not isinstance(feedback, dict) or len(feedback) < 2 or not all(isinstance(m, str) for m in feedback.values()):
+        fail("feedback", "a dict of at least two allowed answers -> message", feedback, ArgumentTypeError)
+    if right not in feedback:
+        fail("right", f"one of the answers in feedback ({', '.join(map(repr, feedback))})", right)
     choices = tuple(feedback)
 
     @exercise(exercise_id, choices=choices)
@@ -66,6 +77,7 @@ def multiple_choice(exercise_id: str, question: str, right: str, feedback: dict[
 
 def one_of(answer, choices: tuple[str, ...]) -> str:
     """The answer if it is one of `choices`, else a ValueError that lists them (a hint, never a traceback)."""
+    check_instance("choices", choices, (tuple, list), "a tuple of the allowed answers")
     if answer not in choices:
         raise ValueError(f"answer with one of {choices}")
     return answer
@@ -131,6 +143,8 @@ def _guard(answer):
 
 def describe_call(args: tuple, kwargs: dict) -> str:
     """'a 10×8 float32 tensor and 0.0': the inputs of a call, short enough for one line."""
+    check_instance("args", args, (tuple, list), "the call's positional arguments (a tuple)")
+    check_instance("kwargs", kwargs, dict, "the call's keyword arguments (a dict)")
     def one(value) -> str:
         shape = getattr(value, "shape", None)
         if shape is not None and hasattr(value, "dtype"):
@@ -157,6 +171,7 @@ def as_number(answer, what: str = "your answer") -> float:
 
     Refuses text, booleans, collections, NaN and infinity with an AnswerForm message that says why.
     """
+    check_text("what", what)
     if hasattr(answer, "numel") or hasattr(answer, "size") and hasattr(answer, "dtype"):  # a tensor or an array
         count = answer.numel() if hasattr(answer, "numel") else answer.size
         if count != 1:
@@ -174,6 +189,7 @@ def as_number(answer, what: str = "your answer") -> float:
 
 def as_whole_number(answer, what: str = "your answer") -> int:
     """A whole number in any numeric form (3, 3.0, np.int64(3), tensor(3)); AnswerForm otherwise."""
+    check_text("what", what)
     value = as_number(answer, what)
     if not value.is_integer():
         raise AnswerForm(f"{what} must be a whole number, got {value:g}")
@@ -182,9 +198,13 @@ def as_whole_number(answer, what: str = "your answer") -> int:
 
 def is_close(answer, expected: float, rel: float = 1e-3, abs_tol: float = 0.0) -> bool:
     """True when a numeric answer (any form as_number accepts) matches `expected` within a relative tolerance."""
+    check_number("expected", expected)
+    check_number("rel", rel, 0)
+    check_number("abs_tol", abs_tol, 0)
     return math.isclose(as_number(answer), float(expected), rel_tol=rel, abs_tol=abs_tol)
 
 
 def direction_hint(answer, expected: float) -> str:
     """'too high' / 'too low' — enough to steer, not enough to give the answer away."""
+    check_number("expected", expected)
     return "Your number is too high." if as_number(answer) > expected else "Your number is too low."

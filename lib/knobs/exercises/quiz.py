@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from importlib import resources
 
+from knobs.validate import check_choice
+
 # Forwards to the page's MathJax once it can typeset; otherwise reports a version that makes
 # JupyterQuiz neither typeset nor fetch MathJax from the network. Declared inside JupyterQuiz's
 # own block (`if (typeof Question === 'undefined') {`), so it shadows window.MathJax for its code only.
@@ -50,9 +52,8 @@ def available() -> list[str]:
 
 def load_questions(chapter: str) -> list[dict]:
     """The quiz questions of a chapter, e.g. load_questions("ch01")."""
+    check_choice("chapter", chapter, available())
     path = resources.files("knobs.exercises.quizzes").joinpath(f"{chapter}.json")
-    if not path.is_file():
-        raise ValueError(f"no quiz for {chapter!r}; quizzes exist for: {', '.join(available()) or 'none'}")
     return json.loads(path.read_text())
 
 

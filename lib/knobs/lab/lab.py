@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from knobs.lab.render import Renderer
 from knobs.lab.views import History
 from knobs.runtime import static_mode
+from knobs.validate import (ArgumentTypeError, check_bool, check_callable, check_instance, check_int, check_number,
+                            check_text, fail)
 
 
 @dataclass
@@ -36,13 +38,18 @@ class Slider:
     fmt: str = "{:g}"
 
     def __post_init__(self):
+        _check_control(self)
+        for name in ("min", "max", "default"):
+            check_number(name, getattr(self, name))
+        check_bool("log", self.log)
+        check_bool("integer", self.integer)
         if not self.min < self.max or not self.min <= self.default <= self.max:
-            raise ValueError(f"control {self.name}: need min < max and min <= default <= max")
+            raise ValueError(f"control {self.name}: need min < max and min <= default <= max, "
+                             f"got min={self.min:g}, max={self.max:g}, default={self.default:g}")
         if self.log and self.min <= 0:
             raise ValueError(f"control {self.name}: a log-scale slider needs min > 0")
         self.twin = tuple(self.twin) or (self.min, self.default, self.max)
-        for v in self.twin:
-            self.validate(v)
+        _check_twin(self)
 
     def validate(self, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -75,10 +82,17 @@ class Choice:
     fmt: str = "{}"
 
     def __post_init__(self):
+        _check_control(self)
+        if not isinstance(self.options, (tuple, list)) or not self.options:
+            fail("options", "a tuple of at least one option", self.options)
         self.options = tuple(self.options)
         self.default = self.options[0] if self.default is None else self.default
-        self.validate(self.default)
+        try:
+            self.validate(self.default)
+        except ValueError as error:
+            raise ValueError(f"default: {error}") from None
         self.twin = tuple(self.twin) or self.options
+        _check_twin(self)
 
     def validate(self, value):
         if value not in self.options:
@@ -90,6 +104,22 @@ class Choice:
 
         return w.Dropdown(description=self.label, options=self.options, value=self.default,
                           style={"description_width": "initial"})
+
+
+def _check_control(control) -> None:
+    check_text("name", control.name, empty=False)
+    check_text("label", control.label, empty=False)
+    check_text("fmt", control.fmt)
+    if not isinstance(control.twin, (tuple, list)):
+        fail("twin", "a tuple of the values the static twin precomputes", control.twin, ArgumentTypeError)
+
+
+def _check_twin(control) -> None:
+    for value in control.twin:
+        try:
+            control.validate(value)
+        except ValueError as error:
+            raise ValueError(f"twin: {error}") from None
 
 
 DIVERGED = "Diverged at step {step}: the loss became {loss}. Lower the learning rate and press Reset."
@@ -110,15 +140,36 @@ class Lab:
     fps: float = 30.0  # live redraws per second, at most
     status: str = field(default="", init=False)
 
+    def __post_init__(self):
+        check_text("name", self.name, empty=False)
+        check_text("title", self.title)
+        if not isinstance(self.controls, (list, tuple)) or not all(isinstance(c, (Slider, Choice))
+                                                                    for c in self.controls):
+            fail("controls", "a list of Slider and Choice controls", self.controls, ArgumentTypeError)
+        check_callable("run", self.run, "a function run(values, steps, every) yielding Snapshots")
+        if not isinstance(self.views, (list, tuple)) or not all(callable(v) for v in self.views):
+            fail("views", "a list of functions that each return a fresh View", self.views, ArgumentTypeError)
+        check_int("steps", self.steps, 1)
+        check_int("every", self.every, 1)
+        check_int("twin_frames", self.twin_frames, 2)
+        if self.panel_size is not None and (not isinstance(self.panel_size, (tuple, list)) or len(self.panel_size) != 2
+                                            or not all(isinstance(s, int) and s > 0 for s in self.panel_size)):
+            fail("panel_size", "a pair (width, height) of CSS px, or None", self.panel_size)
+        check_number("play_seconds", self.play_seconds, 0, 600, low_open=True)
+        check_number("fps", self.fps, 0, 120, low_open=True)
+
     # ---- the engine both faces share -------------------------------------------------
     def defaults(self) -> dict:
         return {c.name: c.default for c in self.controls}
 
     def validated(self, values: dict | None) -> dict:
+        if values is not None:
+            check_instance("values", values, dict, "a dict of control name -> value (or None)")
         values = {**self.defaults(), **(values or {})}
         unknown = set(values) - {c.name for c in self.controls}
         if unknown:
-            raise ValueError(f"unknown control(s) {sorted(unknown)}; this lab has {[c.name for c in self.controls]}")
+            raise ValueError(f"values must name this lab's controls {[c.name for c in self.controls]}, "
+                             f"got unknown control(s) {sorted(unknown)}")
         return {c.name: c.validate(values[c.name]) for c in self.controls}
 
     def reset(self, values: dict | None = None, every: int | None = None) -> None:
@@ -217,13 +268,15 @@ class Lab:
 
 def frame_steps(steps: int, n_frames: int) -> list[int]:
     """Evenly spaced steps 0 .. steps (both included) where a twin keeps a frame."""
-    if n_frames < 2:
-        raise ValueError(f"twin_frames must be at least 2, got {n_frames}")
+    check_int("steps", steps, 1)
+    check_int("n_frames (the lab's twin_frames)", n_frames, 2)
     return sorted({round(i * steps / (n_frames - 1)) for i in range(n_frames)})
 
 
 def time_frames(lab: Lab, n: int = 30, values: dict | None = None) -> list[float]:
     """Milliseconds per live frame (train a chunk + redraw + encode the panels that changed), for the benchmark."""
+    check_instance("lab", lab, Lab, "a Lab")
+    check_int("n", n, 1)
     lab.reset(values)
     lab.changed_panels()
     times = []

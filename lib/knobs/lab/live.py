@@ -16,11 +16,15 @@ import time
 
 import ipywidgets as w
 
+from knobs.lab.lab import Lab
+from knobs.validate import check_instance
+
 SPEEDS = {"slow": 0.5, "normal": 1.0, "fast": 2.0, "fastest": None}  # None: as fast as the frames can be drawn
 
 
 class LiveLab:
     def __init__(self, lab):
+        check_instance("lab", lab, Lab, "a Lab")
         self.lab = lab
         self.controls = {c.name: c.widget() for c in lab.controls}
         self.play_button = w.Button(description="Play", icon="play", tooltip="Train continuously")

@@ -16,13 +16,18 @@ from matplotlib.figure import Figure
 
 from knobs.figures import (DPI, PANEL_HEIGHT, PANEL_WIDTH, PIXEL_RATIO, TITLE_SIZE, book_style, encode_rgba,
                            inches)
-from knobs.lab.views import History
+from knobs.lab.views import History, View
+from knobs.validate import ArgumentTypeError, check_instance, check_int, fail
 
 
 class Panel:
     """One view on its own figure: `width` x `height` CSS px, rendered at PIXEL_RATIO pixels per CSS px."""
 
     def __init__(self, view, total_steps: int, size: tuple[int, int] | None = None):
+        check_instance("view", view, View, "a View")
+        check_int("total_steps", total_steps, 1)
+        if size is not None and (not isinstance(size, (tuple, list)) or len(size) != 2):
+            fail("size", "a pair (width, height) of CSS px, or None", size)
         self.view = view
         self.width, self.height = size or getattr(view, "size", None) or (PANEL_WIDTH, PANEL_HEIGHT)
         with book_style():
@@ -76,6 +81,11 @@ class Renderer:
     """The panels of a list of views, drawn together from one snapshot."""
 
     def __init__(self, views, total_steps: int, size: tuple[int, int] | None = None):
+        if not isinstance(views, (list, tuple)) or not views or not all(isinstance(v, View) for v in views):
+            fail("views", "a list of at least one View", views, ArgumentTypeError)
+        check_int("total_steps", total_steps, 1)
+        if size is not None and (not isinstance(size, (tuple, list)) or len(size) != 2):
+            fail("size", "a pair (width, height) of CSS px, or None", size)
         self.views = views
         self.panels = [Panel(view, total_steps, size) for view in views]
         self._shown: list[np.ndarray | None] = [None] * len(self.panels)

@@ -22,7 +22,9 @@ import json
 from importlib import resources
 
 from knobs.figures import DPI, data_uri, encode_rgba
+from knobs.lab.lab import Lab
 from knobs.runtime import progress as progress_bar
+from knobs.validate import check_bool, check_instance, check_int, fail
 
 TWIN_INSET = 9  # CSS px between a twin's edge and its panels (border and padding): the panels' column is this narrower
 
@@ -90,6 +92,12 @@ class ImagePool:
 def render_setting(lab, values: dict, wanted_steps: list[int], pool: ImagePool) -> list[dict]:
     """At each wanted step of one run (held at the last frame once a run stops): each panel's [background,
     foreground] image, each panel's alt text, and the one-line summary."""
+    check_instance("lab", lab, Lab, "a Lab")
+    if not isinstance(wanted_steps, (list, tuple)):
+        fail("wanted_steps", "a list of steps", wanted_steps)
+    for step in wanted_steps:
+        check_int("wanted_steps (each step)", step, 0)
+    check_instance("pool", pool, ImagePool, "an ImagePool")
     lab.reset(values)  # same chunking as the live lab, so curves have the same detail
     frames = []
     for step in wanted_steps:
@@ -103,6 +111,8 @@ def render_setting(lab, values: dict, wanted_steps: list[int], pool: ImagePool) 
 
 def twin_data(lab, progress: bool = True) -> dict:
     """Everything the player needs, as one JSON-able dict (images inlined as data URIs)."""
+    check_instance("lab", lab, Lab, "a Lab")
+    check_bool("progress", progress)
     steps = lab.twin_steps()
     grid = list(itertools.product(*(range(len(c.twin)) for c in lab.controls)))
     pool, frames = ImagePool(), {}
@@ -122,6 +132,10 @@ def twin_data(lab, progress: bool = True) -> dict:
 
 def describe(data: dict, frame: dict) -> str:
     """The whole description of a frame (what twin.js shows under "Describe this picture")."""
+    if not isinstance(data, dict) or "title" not in data:
+        fail("data", "a twin's data (twin_data(lab))", data)
+    if not isinstance(frame, dict) or not {"text", "alt"} <= set(frame):
+        fail("frame", "one frame of a twin's data (with 'text' and 'alt')", frame)
     return f"{data['title']}. {frame['text']} " + " ".join(frame["alt"])
 
 

@@ -21,6 +21,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from knobs.data import display_word
 from knobs.figures import DIVERGING_CMAP, LEGEND_SIZE, PALETTE, PANEL_HEIGHT, PANEL_WIDTH, TICK_SIZE, style_axes
+from knobs.validate import (ArgumentTypeError, check_axes, check_bool, check_instance, check_int, check_number,
+                            check_strings, check_text, fail)
 
 
 class History:
@@ -65,6 +67,11 @@ def heatmap_mesh(ax, values, cmap=DIVERGING_CMAP, limit: float = 1.0):
     A QuadMesh rather than imshow: a frame redraws it ~8x faster at the book's 2 pixels per CSS px
     (imshow resamples the whole image; a mesh fills a few hundred rectangles).
     """
+    check_axes("ax", ax)
+    values = np.asarray(values.detach() if hasattr(values, "detach") else values)  # a tensor or an array
+    if values.ndim != 2:
+        fail("values", "a matrix (2-D array or tensor)", values)
+    check_number("limit", limit, 0, low_open=True)
     mesh = ax.pcolormesh(values, cmap=cmap, vmin=-limit, vmax=limit, antialiased=False, edgecolors="none")
     ax.set_xlim(0, values.shape[1])
     ax.set_ylim(values.shape[0], 0)
@@ -76,6 +83,9 @@ class HeatmapView(View):
 
     def __init__(self, param: str, title: str | None = None, limit: float | None = None):
         super().__init__()
+        check_text("param", param, empty=False)
+        if limit is not None:
+            check_number("limit", limit, 0, low_open=True)
         self.param, self.title, self.limit = param, title or param, limit
 
     def setup(self, ax, total_steps):
@@ -110,6 +120,11 @@ class HistogramView(View):
 
     def __init__(self, params: str | list[str], title: str | None = None, span: float | None = None, bins: int = 41):
         super().__init__()
+        if not isinstance(params, str):
+            check_strings("params", params, empty=False)
+        if span is not None:
+            check_number("span", span, 0, low_open=True)
+        check_int("bins", bins, 1, 10_000)
         self.params = [params] if isinstance(params, str) else list(params)
         self.title, self.span, self.bins = title or "weight values", span, bins
 
@@ -160,6 +175,7 @@ class CurvesView(View):
                  legend: str | None = "upper right", colors=None, fmt: str = "{:.3f}", yticks=None, summary: str | None = None,
                  **line_style):
         super().__init__()
+        _check_curves(metrics, labels, ylim, log, reference, legend, colors, fmt, yticks, summary)
         self.metric_names, self.title, self.ylabel = list(metrics), title, ylabel
         self.labels = {m: (labels or {}).get(m, m.replace("_", " ")) for m in self.metric_names}
         self.ylim, self.log, self.reference, self.legend = ylim, log, reference or {}, legend
@@ -207,6 +223,26 @@ class CurvesView(View):
         return f"{self.title[:1].upper() + self.title[1:]} up to step {snap.step}: " + ", ".join(parts) + "."
 
 
+def _check_curves(metrics, labels, ylim, log, reference, legend, colors, fmt, yticks, summary) -> None:
+    check_strings("metrics", metrics, empty=False)
+    for name, value in (("labels", labels), ("reference", reference)):
+        if value is not None:
+            check_instance(name, value, dict, "a dict (or None)")
+    if ylim is not None and (not isinstance(ylim, (tuple, list)) or len(ylim) != 2
+                             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ylim)
+                             or not ylim[0] < ylim[1]):
+        fail("ylim", "a pair (bottom, top) with bottom < top, or None", ylim)
+    check_bool("log", log)
+    if legend is not None:
+        check_text("legend", legend)
+    for name, value in (("colors", colors), ("yticks", yticks)):
+        if value is not None and not isinstance(value, (list, tuple)):
+            fail(name, "a list (or None)", value, ArgumentTypeError)
+    check_text("fmt", fmt)
+    if summary is not None:
+        check_text("summary", summary)
+
+
 class LossView(CurvesView):
     """Training and validation loss against step (the curves most labs show)."""
 
@@ -227,6 +263,8 @@ class PredictionsView(View):
 
     def __init__(self, context: str, words: list[str]):
         super().__init__()
+        check_text("context", context)
+        check_strings("words", words)
         self.context, self.words = context, list(words)
         self.title = f"next word after “{context}”"
 
@@ -272,6 +310,10 @@ class WordLabels(Artist):
 
     def __init__(self, ax, texts, fontsize: float = TICK_SIZE, color: str = "#222222"):
         super().__init__()
+        check_axes("ax", ax)
+        check_strings("texts", texts)
+        check_number("fontsize", fontsize, 0, 100, low_open=True)
+        check_text("color", color)
         self.axes, self.fontsize = ax, fontsize
         self.set_figure(ax.figure)
         size_px = max(6, round(fontsize * ax.figure.dpi / 72))

@@ -24,6 +24,7 @@ from knobs.figures import LEGEND_SIZE, MUTED, PALETTE, TICK_SIZE, FigureWithAlt,
 from knobs.lab.render import Renderer
 from knobs.lab.views import HeatmapView, HistogramView, History, View
 from knobs.train import take_snapshot
+from knobs.validate import check_bool, check_module, check_number, check_strings
 
 
 class GradNormView(View):
@@ -34,7 +35,7 @@ class GradNormView(View):
 
     def __init__(self, names):
         super().__init__()
-        self.names = list(names)
+        self.names = check_strings("names", names)
 
     # Gradient norms of small models sit well inside this range; leaving it costs one full redraw.
     START_LIMITS = (1e-4, 1e2)
@@ -88,10 +89,12 @@ class Watcher:
 
     def __init__(self, model: nn.Module, every_seconds: float = 0.5, budget: float = 0.15, display: bool = True,
                  every_step: bool = False):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"watch needs a torch.nn.Module, got {type(model).__name__}")
-        if not 0 < budget < 1:
-            raise ValueError(f"budget must be between 0 and 1 (a fraction of the loop's time), got {budget}")
+        check_module("model", model)
+        check_number("every_seconds", every_seconds, 0)
+        check_number("budget", budget, 0, 1, low_open=True, high_open=True,
+                     must="a number between 0 and 1 (a fraction of the loop's time)")
+        check_bool("display", display)
+        check_bool("every_step", every_step)
         self.model, self.every_seconds, self.budget = model, every_seconds, budget
         # every_step: record each tensor's gradient norm at every step (a few microseconds per tensor), not only
         # when a redraw is near, so the gradient panel shows the whole run even when redraws are rare.
