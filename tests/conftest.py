@@ -17,6 +17,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives Debian's chromium through Playwright")
     config.addinivalue_line("markers", "student: runs the student edition in a kernel (make test-student)")
     config.addinivalue_line("markers", "nbgrader: the nbgrader course through the real nbgrader CLI (make test-nbgrader)")
+    config.addinivalue_line("markers", "install: the knobs wheel in a clean virtualenv, every chapter run outside the "
+                                       "repository (the Colab path; make test-install)")
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +73,16 @@ def chromium():
 def screenshots():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+# ---- a static twin as the browser shows it (tests/book/, tests/chapters/) ---------------------------------------
+TWIN_FRAME_JS = """t => [
+  [...t.querySelectorAll('.knobs-twin-panel')].map(p => p.style.backgroundImage.slice(5, -2) + ' ' +
+                                                       p.querySelector('img').getAttribute('src')).join(' | '),
+  t.querySelector('.knobs-twin-description').textContent]"""
+
+
+def twin_frame(twin) -> tuple[str, str]:
+    """What a twin (a Playwright locator of .knobs-twin) shows: (every panel's two layers' sources, joined; the
+    whole description of the frame, which holds the settings, the step and each panel's alt text)."""
+    return tuple(twin.evaluate(TWIN_FRAME_JS))

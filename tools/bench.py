@@ -5,7 +5,8 @@ Writes _build/bench.json:
   labs: {name: {frame_ms_median, naive_ms_median, speedup}}
       frame = one live frame (train a chunk + blit + encode); naive = the usual `interact`
       callback: retrain from step 0 to a mid-run step, draw a new figure, savefig to PNG
-  pages: {path: {bytes}}                        HTML plus every local image it references
+  pages: {path: {bytes, images, largest_image}} HTML plus every local image it references; its inlined images
+                                                (twin frames' layers, figures): how many, and the largest's bytes
   watch: {overhead_pct}                         knobs.lab.watch's cost on a training loop
   book_build_seconds                            a clean build (no execution cache), into a temp folder
 """
@@ -44,10 +45,13 @@ def time_notebook(path: Path) -> float:
 
 
 def naive_frame_ms(lab, values: dict, step: int, repeats: int = 5) -> list[float]:
-    """The usual way: an interact callback that retrains from scratch and draws a brand-new figure."""
+    """The usual way: an interact callback that retrains from scratch and draws a brand-new figure (the same
+    panels side by side, at the same pixels per CSS px as the lab's)."""
     import io
 
     import matplotlib.pyplot as plt
+
+    from knobs.figures import DPI, book_style, inches
 
     times = []
     for _ in range(repeats):
@@ -56,13 +60,16 @@ def naive_frame_ms(lab, values: dict, step: int, repeats: int = 5) -> list[float
         while lab.snapshot.step < step and lab.advance(draw=False):
             pass
         views = [make() for make in lab.views]
-        fig, axes = plt.subplots(1, len(views), figsize=lab.figsize or (3 * len(views), 2.6))
-        for view, ax in zip(views, list(getattr(axes, "flat", [axes]))):
-            view.setup(ax, lab.steps)
-            view.update(lab.snapshot, lab.history)
-            for artist in view.artists:
-                artist.set_animated(False)
-        fig.savefig(io.BytesIO(), format="png", dpi=80)
+        sizes = lab.renderer.css_sizes()
+        with book_style():
+            fig, axes = plt.subplots(1, len(views), figsize=(inches(sum(w for w, _ in sizes)),
+                                                             inches(max(h for _, h in sizes))))
+            for view, ax in zip(views, list(getattr(axes, "flat", [axes]))):
+                view.setup(ax, lab.steps)
+                view.update(lab.snapshot, lab.history)
+                for artist in view.artists:
+                    artist.set_animated(False)
+            fig.savefig(io.BytesIO(), format="png", dpi=DPI)
         plt.close(fig)
         times.append((time.perf_counter() - started) * 1e3)
     return times
@@ -122,13 +129,17 @@ def page_bytes(html_root: Path) -> dict:
             if not src.startswith(("data:", "http")):
                 image = (page.parent / src).resolve()
                 total += image.stat().st_size if image.exists() else 0
-        pages[str(page.relative_to(html_root))] = {"bytes": total}
+        inlined = {data for data in re.findall(r"data:image/[a-z+]+;base64,([A-Za-z0-9+/=]+)", text)}
+        largest = max((len(data) * 3 // 4 for data in inlined), default=0)
+        pages[str(page.relative_to(html_root))] = {"bytes": total, "images": len(inlined), "largest_image": largest}
     return pages
 
 
 def clean_build_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         config = (ROOT / "_config.yml").read_text().replace("execute_notebooks: cache", "execute_notebooks: force")
+        # local_extensions paths are relative to the config file: this copy lives elsewhere
+        config = re.sub(r"^(\s+[\w.]+: )tools(\s|$)", rf"\g<1>{ROOT / 'tools'}\2", config, flags=re.M)
         (Path(tmp) / "_config.yml").write_text(config)
         started = time.perf_counter()
         subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output", tmp,
@@ -146,9 +157,10 @@ def table(results: dict) -> str:
     for name, r in results["labs"].items():
         good = r["frame_ms_median"] <= BUDGETS["frame_ms"] and r["speedup"] >= BUDGETS["speedup"]
         lines.append(f"{name:<34}{r['frame_ms_median']:>10.1f}{r['naive_ms_median']:>10.1f}{r['speedup']:>8.0f}x   {ok(good)}")
-    lines += ["", f"{'page':<34}{'MB':>10}   budget 2 MB"]
+    lines += ["", f"{'page':<34}{'MB':>10}{'images':>8}{'largest KB':>12}   budget 2 MB"]
     for name, r in results["pages"].items():
-        lines.append(f"{name:<34}{r['bytes'] / 1024 ** 2:>10.2f}   {ok(r['bytes'] <= BUDGETS['page_bytes'])}")
+        lines.append(f"{name:<34}{r['bytes'] / 1024 ** 2:>10.2f}{r.get('images', 0):>8}"
+                     f"{r.get('largest_image', 0) / 1024:>12.1f}   {ok(r['bytes'] <= BUDGETS['page_bytes'])}")
     lines += ["", f"knobs.lab.watch overhead: {results['watch']['overhead_pct']}% (budget 20%)",
               f"clean book build: {results['book_build_seconds']} s", ""]
     return "\n".join(lines)

@@ -23,8 +23,10 @@ How a chapter's cells become nbgrader cells (nbgrader's cell metadata, schema ve
   (a `Solution` dropdown in the prose, or a solution cell without a check) moves into that cell's solution
   region: the teacher sees it in the source version, the student does not.
 - Every other cell (prose, code, live labs, quizzes) becomes a locked *read-only* cell.
-- `remove-cell` cells (the Colab install cell, the book's glue cells) are dropped, unless a later cell
-  uses a name one of them defines: the chapter still runs top to bottom.
+- `remove-cell` cells (the Colab install cell) are dropped, unless a later cell uses a name one of them
+  defines: the chapter still runs top to bottom. The glue cells (`chapter.glue(...)`) stay, collapsed and
+  read-only: the prose's {eval} numbers read the names they bind (JupyterLab, with jupyterlab-myst), and
+  each markdown cell keeps the values `make record` stored for it (shown before anything runs).
 
 Points come from one file, tools/nbgrader_points.json: a default per kind of exercise and per-exercise
 overrides. Nothing here imports the knobs library: the notebooks are read with nbformat, following the
@@ -48,6 +50,7 @@ COURSE_ID = "turning-the-knobs"
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"     # notebooks/NN_topic.ipynb, as knobs.teacher.chapter_paths
 SOLUTION_TAG = "solution"               # the book's solution cells (CONTRIBUTING.md)
 REMOVE_TAG = "remove-cell"              # cells the book hides entirely (Colab install, glue)
+GLUE_CALL = "chapter.glue("             # a glue cell: binds the names of the prose's {eval} numbers
 DEFAULT_CHECKER_MODULE = "knobs.check"  # where `check` lives if a chapter's own import can't be found
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 SCHEMA_VERSION = 3                      # nbgrader's cell metadata schema (nbgrader/nbgraderformat/v3.json)
@@ -297,7 +300,7 @@ def chapter_assignment(path: Path, points: dict) -> tuple[ChapterAssignment, nbf
     # The remove-cell cells a later kept cell still needs (by the names they define).
     keep_removed = set()
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and REMOVE_TAG in _tags(cell):
+        if cell.cell_type == "code" and REMOVE_TAG in _tags(cell) and GLUE_CALL not in cell.source:
             later = set().union(*[used_names(c.source) for c in nb.cells[i + 1:] if c.cell_type == "code"
                                   and REMOVE_TAG not in _tags(c) and SOLUTION_TAG not in _tags(c)])
             if defined_names(cell.source) & later:
@@ -305,8 +308,9 @@ def chapter_assignment(path: Path, points: dict) -> tuple[ChapterAssignment, nbf
 
     cells, counter, banner_done = [], iter(range(1, 10_000)), False
 
-    def read_only(kind, source, tags=()):
+    def read_only(kind, source, tags=(), metadata=None):
         cells.append(_cell(kind, source, f"{key}-cell-{next(counter):03d}", tags, locked=True))
+        cells[-1].metadata.update(metadata or {})
 
     def add_exercise(exercise):
         chapter.exercises.append(exercise)
@@ -315,8 +319,14 @@ def chapter_assignment(path: Path, points: dict) -> tuple[ChapterAssignment, nbf
         tags = [t for t in _tags(cell) if t not in ("hide-input", SOLUTION_TAG)]
         if cell.cell_type == "code" and SOLUTION_TAG in _tags(cell):
             continue  # inside an answer cell's solution region, or a manual exercise's reference
+        if cell.cell_type == "code" and GLUE_CALL in cell.source:  # the prose's numbers: kept, collapsed
+            read_only("code", cell.source, [t for t in tags if t != REMOVE_TAG],
+                      {"jupyter": {"source_hidden": True, "outputs_hidden": True}})
+            continue
         if REMOVE_TAG in _tags(cell) and i not in keep_removed:
             continue
+        # the {eval} values stored for JupyterLab to show before anything runs (tools/nb.py record)
+        prose_values = {k: cell.metadata[k] for k in ("user_expressions",) if k in cell.metadata}
         if cell.cell_type == "markdown":
             text = cell.source
             if i in answer_prose:  # the book's prose answer below a solution cell: the grader's reference now
@@ -324,16 +334,17 @@ def chapter_assignment(path: Path, points: dict) -> tuple[ChapterAssignment, nbf
                 text = text[heading.start():] if heading else ""
             for n in [n for n in manual if any(int(m) == n for m in EXERCISE_MARK.findall(text))]:
                 head, dropdown, text = split_exercise_text(text, n)
-                read_only("markdown", edit_prose(head), tags)
+                read_only("markdown", edit_prose(head), tags, prose_values)
                 exercise_id = f"{key}.exercise{n}"
                 grade_id = f"{key}-exercise{n}-answer"
                 refs = ([dropdown] if dropdown else []) + references.get(n, [])
                 exercise = GradedExercise(exercise_id, key, n, "manual", _points(points, exercise_id, "manual"), grade_id)
                 cells.append(_cell("markdown", manual_answer_source(refs), grade_id, grade=True, solution=True,
                                    points=exercise.points))
+                cells[-1].metadata.update(prose_values)  # the book's answer may quote the chapter's numbers
                 add_exercise(exercise)
             if text.strip():
-                read_only("markdown", edit_prose(text), tags)
+                read_only("markdown", edit_prose(text), tags, prose_values)
             if not banner_done and re.search(r"^#\s", cell.source, re.M):
                 cells.append(_cell("markdown", GRADED_BANNER, f"{key}-graded-edition", locked=True))
                 banner_done = True

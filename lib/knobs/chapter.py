@@ -1,8 +1,9 @@
-"""Chapter bookkeeping: seed at the top, report the measured runtime at the bottom."""
+"""Chapter bookkeeping: seed and style at the top, report the measured runtime at the bottom."""
 from __future__ import annotations
 
 import time
 
+from knobs.figures import use_book_style
 from knobs.runtime import use_one_thread
 from knobs.train import seed
 from knobs.validate import check_bool, check_int, check_text
@@ -16,6 +17,7 @@ class Chapter:
         self.started = time.perf_counter()
         seed(seed_value)
         use_one_thread()  # the book's one-thread rule (knobs.runtime)
+        use_book_style()  # every figure the chapter draws: the book's fonts, sizes and colours (knobs.figures)
 
     def runtime(self) -> str:
         """Seconds since the chapter's first cell ran (a real measurement, printed in the book)."""
@@ -24,14 +26,42 @@ class Chapter:
 
 
 def start(number: int, seed_value: int = 0) -> Chapter:
-    """Seed everything and start the chapter's clock (first code cell of every chapter)."""
+    """Seed everything, use the book's figure style and start the chapter's clock (first code cell of every chapter)."""
     return Chapter(number, seed_value)
 
 
+_BOUND: dict[str, object] = {}  # name -> value glue() has bound in this kernel (tools/nb.py merge checks it)
+
+
 def glue(name: str, value, display: bool = False):
-    """Hand a computed value to the book's prose ({glue:text}`name`); a no-op outside the book build."""
+    """Hand a computed value to the prose: {eval}`name` shows it in the book and in JupyterLab (every chapter).
+
+    Binds `name` in the notebook's namespace (jupyterlab-myst evaluates {eval}`name` there when Run All
+    reaches the markdown cell, so glue before the prose that quotes it) and glues it for the book build
+    (tools/bookext/evalglue.py answers {eval}`name` from the glue data). Without myst_nb (Colab, a
+    learner's own Jupyter) nothing is glued; outside IPython nothing is bound. A name the notebook (or
+    Python) already uses for another value is refused with a ValueError: a glue call never changes what
+    later code computes. Returns None, so a glue call that ends a cell prints nothing.
+    """
     check_text("name", name, empty=False)
     check_bool("display", display)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python (a script, a test): nothing to bind
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None:
+        import builtins
+
+        missing = object()
+        old = shell.user_ns.get(name, missing)
+        if hasattr(builtins, name) or (old is not missing and old is not value and name not in _BOUND):
+            # a formatted string must not replace the notebook's own variable (a float, a function...)
+            raise ValueError(f"chapter.glue({name!r}, ...) would replace the notebook's {name}: "
+                             f"glue it under another name, e.g. {name}_text")
+        shell.user_ns[name] = value
+        _BOUND[name] = value  # glued again (a second Run All) it may change: it is still only the prose's
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # Colab and plain Jupyter have no myst_nb: the value just isn't glued

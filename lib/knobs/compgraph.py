@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from knobs.autograd import Value, topological_order
-from knobs.figures import PALETTE
+from knobs.figures import CONTENT_WIDTH, PALETTE, TICK_SIZE, TITLE_SIZE, book_style, inches
 from knobs.validate import check_axes, check_bool, check_instance, check_number, check_text
 
 GRAD_COLOR = PALETTE[5]  # vermillion: gradients, the backward pass
@@ -63,7 +63,7 @@ def draw_graph(root: Value, ax, show_grad: bool = True, params: tuple = ()) -> N
     check_instance("params", params, (tuple, list, set, frozenset), "a tuple of node labels")
     positions = layout(root)
     xs, ys = zip(*positions.values())
-    box_w, box_h, gap, radius = 1.1, 0.72, 0.45, 0.19  # in column units: boxes leave room for the operation circles
+    box_w, box_h, gap, radius = 1.1, 0.78, 0.45, 0.21  # in column units: boxes leave room for the operation circles
     for node in topological_order(root):
         x, y = positions[id(node)]
         constant = not node._prev and not node.label
@@ -72,16 +72,16 @@ def draw_graph(root: Value, ax, show_grad: bool = True, params: tuple = ()) -> N
                                     edgecolor=PALETTE[0] if node.label in params else "#555555",
                                     lw=2.2 if node.label in params else 1))
         text = f"{node_name(node)}\n{node.data:.3f}" if node.label else f"{node.data:.3g}"
-        ax.text(x, y + (0.1 if show_grad else 0), text, ha="center", va="center", fontsize=8.5, color=DATA_COLOR,
-                linespacing=1.25)
+        ax.text(x, y + (0.12 if show_grad else 0), text, ha="center", va="center", fontsize=TICK_SIZE,
+                color=DATA_COLOR, linespacing=1.15)
         if show_grad:
-            ax.text(x, y - box_h / 2 + 0.12, f"grad {node.grad:.3f}", ha="center", va="center", fontsize=7.5,
+            ax.text(x, y - box_h / 2 + 0.13, f"grad {node.grad:.3f}", ha="center", va="center", fontsize=TICK_SIZE,
                     color=GRAD_COLOR, fontweight="bold")
         if node._prev:
             ox = x - box_w / 2 - gap / 2
             ax.add_patch(Circle((ox, y), radius, facecolor="#e8f1f8", edgecolor=PALETTE[0], lw=1))
             op = OP_NAMES.get(node._op, node._op.replace("**", "^"))
-            ax.text(ox, y, op, ha="center", va="center", fontsize=6.5 if len(op) > 2 else 9)
+            ax.text(ox, y, op, ha="center", va="center", fontsize=TICK_SIZE)
             ax.add_patch(FancyArrowPatch((ox + radius, y), (x - box_w / 2, y), arrowstyle="-|>", mutation_scale=8,
                                          color="#555555", lw=1))
             for child in node._prev:
@@ -95,8 +95,12 @@ def draw_graph(root: Value, ax, show_grad: bool = True, params: tuple = ()) -> N
     ax.axis("off")
 
 
-def graph_figure(root: Value, wrt: str = "L", params: tuple = (), inch_per_unit: float = 0.8):
-    """Two panels: the forward pass (values) above, the backward pass (values and gradients) below."""
+def graph_figure(root: Value, wrt: str = "L", params: tuple = (), inch_per_unit: float = 0.95):
+    """Two panels: the forward pass (values) above, the backward pass (values and gradients) below.
+
+    Drawn at the book's sizes (knobs.figures): a box holds its text at 11 px, so a graph of more than a few
+    columns is wider than a phone (show it with show_figure(..., wide=True)).
+    """
     check_instance("root", root, Value, "a knobs.autograd Value")
     check_text("wrt", wrt)
     check_instance("params", params, (tuple, list, set, frozenset), "a tuple of node labels")
@@ -104,14 +108,16 @@ def graph_figure(root: Value, wrt: str = "L", params: tuple = (), inch_per_unit:
     from matplotlib.figure import Figure
 
     xs, ys = zip(*layout(root).values())
+    inch_per_unit = min(inch_per_unit, inches(CONTENT_WIDTH - 8) / (max(xs) - min(xs) + 1.6))  # fits the column
     width, height = (max(xs) - min(xs) + 1.6) * inch_per_unit, (max(ys) - min(ys) + 1.0) * inch_per_unit
-    fig = Figure(figsize=(width, 2 * height + 0.5))
-    top, bottom = fig.subplots(2, 1)
-    draw_graph(root, top, show_grad=False, params=params)
-    top.set_title("forward pass: values flow left to right", fontsize=10, loc="left")
-    draw_graph(root, bottom, show_grad=True, params=params)
-    bottom.set_title(f"backward pass: gradients d{wrt}/d(node) flow right to left", fontsize=10, loc="left",
-                     color=GRAD_COLOR)
+    with book_style():
+        fig = Figure(figsize=(width, 2 * height + 0.6))
+        top, bottom = fig.subplots(2, 1)
+        draw_graph(root, top, show_grad=False, params=params)
+        top.set_title("forward pass: values flow left to right", fontsize=TITLE_SIZE, loc="left")
+        draw_graph(root, bottom, show_grad=True, params=params)
+        bottom.set_title(f"backward pass: gradients d{wrt}/d(node) flow right to left", fontsize=TITLE_SIZE,
+                         loc="left", color=GRAD_COLOR)
     return fig
 
 

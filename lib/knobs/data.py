@@ -16,6 +16,18 @@ import torch
 
 from knobs.validate import check_choice, check_examples, check_instance, check_int, check_number, check_text
 
+# Every sentence of the corpus ends with the word "." (a word like any other for the model). Shown bare, in a bar
+# label or a sentence of prose, it reads as punctuation or disappears, so the book shows it by this name.
+END_WORD = "."
+END_NAME = "⟨end⟩"
+
+
+def display_word(word: str) -> str:
+    """How the book shows a vocabulary word: itself, except the end-of-sentence word "." (every label and alt text)."""
+    check_text("word", word)
+    return END_NAME if word == END_WORD else word
+
+
 # The categories the corpus grammar was built with; chapter 4 colours words by them.
 CATEGORIES = {
     "animal": ["cat", "dog", "cow", "horse", "bird"],

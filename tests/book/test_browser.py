@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HTML, ROOT, chapter_pages
+from conftest import HTML, ROOT, chapter_pages, twin_frame
+from knobs.lab.twin import describe
 
 pytestmark = [pytest.mark.html, pytest.mark.browser]
 
@@ -30,7 +31,7 @@ class OfflinePage:
     """A browser tab that aborts every request that is not a local file and records what went wrong."""
 
     def __init__(self, browser, allow: str = "file:", **context_options):
-        self.context = browser.new_context(viewport={"width": 1200, "height": 900}, **context_options)
+        self.context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
         self.context.set_default_timeout(TIMEOUT_MS)
         self.blocked, self.errors = [], []
         self.context.route(re.compile(rf"^(?!{re.escape(allow)}|data:|blob:|about:)"), self._block)
@@ -82,9 +83,9 @@ def digest(src: str) -> str:
 
 
 def twin_state(twin) -> tuple[str, str]:
-    """(a short digest of the frame's image, its alt text): what the reader sees and hears."""
-    src, alt = twin.evaluate("t => { const img = t.querySelector('.knobs-twin-frame'); return [img.src, img.alt]; }")
-    return digest(src), alt
+    """(a short digest of every panel's images, the frame's description): what the reader sees and hears."""
+    sources, description = twin_frame(twin)
+    return digest(sources), description
 
 
 def move_by_mouse(page, slider, to_end: bool):
@@ -105,7 +106,8 @@ class Twin:
     def __init__(self, page, locator):
         self.page, self.root = page, locator
         self.data = json.loads(locator.locator(".knobs-twin-data").text_content())
-        sliders, selects = locator.locator("input[type=range]"), locator.locator("select")
+        knobs = locator.locator(".knobs-twin-controls")
+        sliders, selects = knobs.locator("input[type=range]"), knobs.locator("select")
         self.knobs, n_slider, n_select = [], 0, 0  # (control index, element, kind) of every movable control
         for i, control in enumerate(self.data["controls"]):
             if len(control["values"]) == 1:
@@ -116,12 +118,20 @@ class Twin:
             else:
                 self.knobs.append((i, selects.nth(n_select), "select"))
                 n_select += 1
-        self.stepper = sliders.nth(n_slider)  # the player's Step slider comes after the knobs
-        assert sliders.count() == n_slider + 1 and selects.count() == n_select
+        assert sliders.count() == n_slider and selects.count() == n_select
+        self.stepper = locator.locator(".knobs-twin-player input[type=range]")
+        self.play, self.reset = locator.locator("button.knobs-twin-play"), locator.locator("button.knobs-twin-reset")
+        self.speed = locator.locator("select.knobs-twin-speed-select")
+
+    def controls(self):
+        """Every element a reader operates, in order: the knobs, the Step slider, Play, Reset, the speed."""
+        return [element for _, element, _ in self.knobs] + [self.stepper, self.play, self.reset, self.speed]
 
     def expected(self, state, step) -> tuple[str, str]:
-        src, alt = self.data["frames"][",".join(map(str, state))][step]
-        return digest(src), alt
+        frame = self.data["frames"][",".join(map(str, state))][step]
+        images = self.data["images"]
+        sources = " | ".join(f"{images[bg]} {images[fg]}" for bg, fg in frame["img"])
+        return digest(sources), describe(self.data, frame)
 
     def state(self) -> list[int]:
         state = list(self.data["defaults"])
@@ -132,6 +142,8 @@ class Twin:
     def shown_matches_data(self):
         assert twin_state(self.root) == self.expected(self.state(), slider_value(self.stepper)), \
             "the frame shown is not the precomputed frame of the controls' values"
+        summary = self.data["frames"][",".join(map(str, self.state()))][slider_value(self.stepper)]["text"]
+        assert self.root.locator(".knobs-twin-status").inner_text() == summary, "the status says where the twin is"
 
     def set_by_keyboard(self, element, kind, index):
         element.focus()
@@ -157,17 +169,21 @@ class Twin:
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_twins_answer_mouse_keyboard_and_play(tab, built_html, screenshots, name):
+def test_twins_answer_mouse_keyboard_and_play(tab, built_html, name):
     page = tab.open(page_path(built_html, name))
     twins = page.locator(".knobs-twin")
     assert twins.count() >= 1, "every chapter has at least one lab, so at least one twin"
     for t in range(twins.count()):
         twin = Twin(page, twins.nth(t))
         root, stepper = twin.root, twin.stepper
-        for _, element, _ in [*twin.knobs, (None, stepper, None)]:  # every control has a visible label
+        for element in [element for _, element, _ in twin.knobs] + [stepper, twin.speed]:  # every control is labelled
             label = root.locator(f"label[for='{element.get_attribute('id')}']")
             assert label.count() == 1 and label.inner_text().strip()
         twin.shown_matches_data()
+        assert root.locator("details.knobs-twin-describe").get_attribute("open") is None, "the description is folded"
+        for img, alt in zip(root.locator("img.knobs-twin-frame").all(), twin.data["frames"][
+                ",".join(map(str, twin.state()))][0]["alt"]):
+            assert img.get_attribute("alt") == alt, "each panel's alt text says what the panel shows"
 
         # Step by keyboard: End jumps to the last frame, Home back to the first
         start = twin_state(root)
@@ -182,7 +198,7 @@ def test_twins_answer_mouse_keyboard_and_play(tab, built_html, screenshots, name
         move_by_mouse(page, stepper, to_end=True)
         assert slider_value(stepper) == int(stepper.get_attribute("max"))
         at_end = twin_state(root)
-        assert at_end[0] != start[0] and at_end[1] != start[1], "the alt text follows the frame"
+        assert at_end[0] != start[0] and at_end[1] != start[1], "the description follows the frame"
 
         # every knob, where it matters (a knob may act only with another's value, e.g. a LoRA rank only
         # under LoRA): by keyboard one notch, then by mouse to an end of its track
@@ -207,28 +223,198 @@ def test_twins_answer_mouse_keyboard_and_play(tab, built_html, screenshots, name
                 twin.shown_matches_data()
                 if not to_end:
                     assert twin_state(root)[0] != before[0], f"{label!r} moved by mouse but the frame did not change"
-        root.screenshot(path=str(screenshots / f"{Path(name).stem}-twin{t + 1}.png"))
 
-        # Reset, then Play advances the frames on its own; Pause stops it
-        root.locator("button.knobs-twin-reset").click()
+        # Reset, then Play advances the frames on its own, over about play_seconds; Pause stops it
+        twin.reset.click()
         assert slider_value(stepper) == 0
         first = twin_state(root)
-        play = root.locator("button.knobs-twin-play")
-        play.click()
-        assert play.inner_text() == "Pause"
+        twin.play.click()
+        assert twin.play.inner_text() == "Pause"
         status = root.locator(".knobs-twin-status")
         assert status.get_attribute("aria-live") == "off", "frames are not read aloud one by one while playing"
+        started = page.evaluate("performance.now()")
         page.wait_for_function("s => s.value > 0", arg=stepper.element_handle(), timeout=30_000)
         assert twin_state(root)[0] != first[0]
+        # paced: the first step comes after about play_seconds / frames, not at once
+        waited = page.evaluate("performance.now()") - started
+        assert waited >= 0.5 * 1000 * twin.data["play_seconds"] / (len(twin.data["steps"]) - 1)
         # Pause (clicked inside the page, atomically: the player may reach its last frame at any moment)
         root.evaluate("t => { const b = t.querySelector('.knobs-twin-play'); if (b.textContent === 'Pause') b.click(); }")
-        assert play.inner_text() == "Play" and status.get_attribute("aria-live") == "polite"
-        assert status.inner_text() == twin_state(root)[1], "the status says what the frame shows"
+        assert twin.play.inner_text() == "Play" and status.get_attribute("aria-live") == "polite"
         stopped = slider_value(stepper)
         page.wait_for_timeout(900)  # longer than one frame of the player
         assert slider_value(stepper) == stopped, "Pause stops the player"
         twin.shown_matches_data()
+        # the speed: fast plays the next frames at twice the pace
+        twin.speed.select_option(label="fast")
+        twin.reset.click()
+        twin.play.click()
+        page.wait_for_function("s => s.value > 0", arg=stepper.element_handle(), timeout=30_000)
+        root.evaluate("t => { const b = t.querySelector('.knobs-twin-play'); if (b.textContent === 'Pause') b.click(); }")
+        twin.speed.select_option(label="normal")
     assert tab.blocked == [] and tab.errors == []
+
+
+# ---- the reader's screens: a retina laptop and a phone ------------------------------------------------------------
+OVERLAYS = ".bd-header, .bd-header-article, .skip-link, #pst-back-to-top { visibility: hidden !important; }"
+
+
+def screenshot(page, element, path):
+    """The element alone: the theme's sticky header, skip link and back-to-top button hidden (they would cover it)."""
+    element.screenshot(path=str(path), timeout=120_000, style=OVERLAYS)
+
+
+VIEWPORTS = {"1280": {"width": 1280, "height": 900}, "390": {"width": 390, "height": 844}}
+
+LAYOUT_JS = """root => {
+  const imgs = [...root.querySelectorAll('img.knobs-twin-frame')];
+  const panels = [...root.querySelectorAll('.knobs-twin-panel')];
+  return {
+    images: imgs.map(i => ({natural: i.naturalWidth, client: i.clientWidth, width: +i.getAttribute('width'),
+                             height: +i.getAttribute('height'), shownHeight: i.clientHeight})),
+    panels: panels.map(p => { const r = p.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; }),
+    twin: {scroll: root.scrollWidth, client: root.clientWidth},
+    // every label, value and control lies inside the twin, and no text spills out of its box
+    spills: [...root.querySelectorAll('.knobs-twin-controls *, .knobs-twin-player *, .knobs-twin-status')]
+      .filter(el => el.getBoundingClientRect().right > root.getBoundingClientRect().right + 0.5 ||
+                    (el.matches('output, label, p') && el.scrollWidth > el.clientWidth + 1))
+      .map(el => el.outerHTML.slice(0, 80)),
+    page: {scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth},
+  };
+}"""
+
+BACKGROUND_JS = """async root => {
+  const out = [];
+  for (const p of root.querySelectorAll('.knobs-twin-panel')) {
+    const img = new Image();
+    img.src = p.style.backgroundImage.slice(5, -2);
+    await img.decode();
+    out.push({natural: img.naturalWidth, client: p.clientWidth});
+  }
+  return out;
+}"""
+
+FIGURES_JS = """() => [...document.querySelectorAll('img.knobs-figure')].map(i => ({
+  natural: i.naturalWidth, client: i.clientWidth, width: +i.getAttribute('width'),
+  textPt: +i.dataset.textPt, dpi: +i.dataset.dpi}))"""
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+@pytest.mark.parametrize("name", PAGES)
+def test_every_picture_is_sharp_readable_and_fits_at_two_sizes(chromium, built_html, screenshots, name, size):
+    """At 1280x900 and at 390x844 (a phone), both at device scale 2: every frame and figure has >= 2 image pixels per
+    CSS px, its text shows at >= 11 CSS px, nothing overflows sideways, a twin's panels sit side by side on the
+    laptop and one under another on the phone, and every control is reached by Tab and works by touch."""
+    from knobs.figures import MIN_TEXT_PX, PIXEL_RATIO
+
+    tab = OfflinePage(chromium, viewport=VIEWPORTS[size], device_scale_factor=2, has_touch=True,
+                      is_mobile=size == "390")
+    try:
+        page = tab.open(page_path(built_html, name))
+        page.wait_for_function("() => [...document.images].every(i => i.complete)")
+        layout = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert layout[0] <= layout[1], f"the page scrolls sideways at {size} px: {layout}"
+        for figure in page.evaluate(FIGURES_JS):
+            assert figure["natural"] >= PIXEL_RATIO * figure["client"] and figure["natural"] == PIXEL_RATIO * figure["width"]
+            shown = figure["textPt"] * figure["dpi"] / 72 * figure["client"] / figure["natural"]
+            assert shown >= MIN_TEXT_PX - 0.05, f"a figure's text shows at {shown:.1f} CSS px at {size} px"
+        twins = page.locator(".knobs-twin")
+        for t in range(twins.count()):
+            root = twins.nth(t)
+            root.scroll_into_view_if_needed()
+            twin = Twin(page, root)
+            shown = root.evaluate(LAYOUT_JS)
+            assert shown["twin"]["scroll"] <= shown["twin"]["client"], f"twin {t + 1} overflows at {size} px"
+            assert shown["spills"] == [], f"twin {t + 1} at {size} px: text outside its box"
+            for image in shown["images"] + root.evaluate(BACKGROUND_JS):
+                assert image["natural"] >= PIXEL_RATIO * image["client"] > 0, f"twin {t + 1}: a blurry layer {image}"
+            for image, panel in zip(shown["images"], shown["panels"]):  # at its design size: the legibility
+                assert image["client"] == image["width"] and image["shownHeight"] == image["height"], image
+                assert (panel["w"], panel["h"]) == (image["width"], image["height"]), "a stretched background"
+            rows = len({round(p["y"]) for p in shown["panels"]})
+            if size == "390":
+                assert rows == len(shown["panels"]), "on a phone the panels stand one under another"
+            elif len(shown["panels"]) > 1:
+                assert rows < len(shown["panels"]), "on a laptop panels stand side by side"
+            # buttons stay together on one line
+            tops = {round(b.bounding_box()["y"]) for b in (twin.play, twin.reset)}
+            assert len(tops) == 1, "Play and Reset are on one line"
+
+            # every control is reached by Tab, in order, from the one before it
+            controls = twin.controls()
+            handles = [c.element_handle() for c in controls]
+            controls[0].focus()
+            for handle in handles[1:]:
+                page.keyboard.press("Tab")
+                assert page.evaluate("el => document.activeElement === el", handle), \
+                    f"Tab did not reach {handle.evaluate('el => el.outerHTML.slice(0, 80)')}"
+                box = handle.bounding_box()
+                assert box["width"] >= 24 and box["height"] >= 24, "a control too small to hit with a finger"
+
+            # touch: a tap on the Step slider's far end moves it there, a tap on Play plays, on Pause pauses
+            twin.reset.tap()
+            box = twin.stepper.bounding_box()
+            twin.stepper.tap(position={"x": box["width"] - 2, "y": box["height"] / 2})
+            assert slider_value(twin.stepper) == int(twin.stepper.get_attribute("max"))
+            for _, element, kind in twin.knobs:
+                if kind == "range":
+                    before = slider_value(element)
+                    box = element.bounding_box()
+                    element.tap(position={"x": 2 if before else box["width"] - 2, "y": box["height"] / 2})
+                    assert slider_value(element) != before, "a tap on a knob's track moves it"
+            twin.shown_matches_data()
+            assert root.evaluate(LAYOUT_JS)["spills"] == [], "text outside its box once the knobs moved"
+            twin.reset.tap()
+            twin.play.tap()
+            assert twin.play.inner_text() == "Pause"
+            twin.play.tap()
+            assert twin.play.inner_text() == "Play"
+            box = twin.stepper.bounding_box()  # the last frame: the one with the most to read
+            twin.stepper.tap(position={"x": box["width"] - 2, "y": box["height"] / 2})
+            screenshot(page, root, screenshots / f"{Path(name).stem}-twin{t + 1}-{size}.png")
+            twin.reset.tap()
+        assert tab.blocked == [] and tab.errors == []
+    finally:
+        tab.close()
+
+
+DARK_JS = """() => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = c => { const [r, g, b] = rgb(c); return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+  const box = el => el.closest('.text_html') || el.parentElement;
+  const painted = el => { const c = rgb(getComputedStyle(box(el)).backgroundColor); return c.length === 4 ? c[3] > 0 : c.length === 3; };
+  return {
+    page: luminance(getComputedStyle(document.body).backgroundColor),
+    twins: [...document.querySelectorAll('.knobs-twin')].map(t => ({
+      boxPainted: painted(t), text: luminance(getComputedStyle(t.querySelector('.knobs-twin-status')).color),
+      label: luminance(getComputedStyle(t.querySelector('label')).color)})),
+    figures: [...document.querySelectorAll('.knobs-figure-panels')].map(f => ({boxPainted: painted(f)})),
+  };
+}"""
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_dark_mode_twins_and_figures_sit_on_the_dark_page(chromium, built_html, screenshots, name):
+    """In the theme's dark mode a twin's text is light on the dark page, and neither a twin nor a figure sits in the
+    light box the theme paints around HTML outputs; the panels themselves stay light cards (dimmed, on purpose:
+    their colours carry meaning, e.g. white = zero). Screenshots of each twin in dark mode for a person to look at."""
+    tab = OfflinePage(chromium, color_scheme="dark", device_scale_factor=2)
+    tab.context.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
+    try:
+        page = tab.open(page_path(built_html, name))
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        shown = page.evaluate(DARK_JS)
+        assert shown["page"] < 0.3
+        for twin in shown["twins"]:
+            assert not twin["boxPainted"], "a twin sits in a light box on the dark page"
+            assert twin["text"] > 0.5 and twin["label"] > 0.5, f"dark text on the dark page: {twin}"
+        assert shown["figures"] and not any(f["boxPainted"] for f in shown["figures"])
+        twins = page.locator(".knobs-twin")
+        for t in range(twins.count()):
+            screenshot(page, twins.nth(t), screenshots / f"{Path(name).stem}-twin{t + 1}-dark.png")
+        assert tab.blocked == [] and tab.errors == []
+    finally:
+        tab.close()
 
 
 OTHER_PAGES = sorted(str(p.relative_to(HTML)) for p in [*HTML.glob("book/*.html"), HTML / "search.html"] if p.exists())

@@ -1,5 +1,9 @@
 """Chapter 2's static twins in a real browser (Debian's chromium): the knobs change the picture and its alt text."""
+import json
+
 import pytest
+
+from conftest import twin_frame
 
 pytestmark = [pytest.mark.html, pytest.mark.browser]
 
@@ -22,19 +26,19 @@ def set_knob(twin, label, index):
 
 
 def last_step(twin):
-    set_knob(twin, "Step", 3)
-    return twin.locator("img.knobs-twin-frame").get_attribute("alt")
+    set_knob(twin, "Step", len(json.loads(twin.locator(".knobs-twin-data").text_content())["steps"]) - 1)
+    return twin_frame(twin)[1]
 
 
 def test_descent_twin_diverges_at_a_large_rate_with_plain_gradient_descent(page):
     twin = page.locator("#twin-ch02-descent")
     assert "momentum (β₁ of Adam) 0.9 (change it in the live lab)" in twin.inner_text()
-    first = twin.locator("img.knobs-twin-frame").get_attribute("src")
+    first = twin_frame(twin)[0]
     set_knob(twin, "optimizer", 0)  # sgd
     set_knob(twin, "learning rate", 2)  # 0.3
     alt = last_step(twin)
     assert "learning rate 0.3, optimizer sgd" in alt and "Diverged at step" in alt
-    assert twin.locator("img.knobs-twin-frame").get_attribute("src") != first
+    assert twin_frame(twin)[0] != first
     set_knob(twin, "optimizer", 1)  # momentum, learning rate 0.03 reaches the global minimum
     set_knob(twin, "learning rate", 1)
     assert "nearest the global minimum" in last_step(twin)

@@ -3,8 +3,8 @@
 Starts JupyterLab on 127.0.0.1 (a free port, a random token, its own config, workspace and root
 folders, so nothing in the repository or the user's settings is touched), opens chapter 1 in
 Chromium, runs all cells from the Run menu, moves a live-lab slider with the keyboard, presses
-Play, and checks that the lab's image changes and its loss falls (read from the status line the
-LiveLab writes). The server is always stopped, whatever happens.
+Play, and checks that the lab's images change and its loss falls (read from the status line the
+LiveLab writes), and that its panels are sharp on a device_scale_factor 2 screen. The server is always stopped, whatever happens.
 """
 import json
 import os
@@ -19,9 +19,9 @@ import time
 import urllib.request
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from conftest import ROOT
+from jupyterlab_view import open_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -37,11 +37,11 @@ def free_port() -> int:
 
 
 class JupyterLabServer:
-    def __init__(self, folder):
+    def __init__(self, folder, extra_env=None):
         self.folder, self.port, self.token = folder, free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         config = folder / "config"
-        config.mkdir()
+        config.mkdir(exist_ok=True)
         # no announcements feed, no update check, no extension search on PyPI: nothing leaves the machine
         settings = {"LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
                                "extension_manager": "readonly"}}
@@ -60,7 +60,7 @@ class JupyterLabServer:
                "JUPYTERLAB_SETTINGS_DIR": str(folder / "lab-settings"), "MPLBACKEND": "Agg",
                # one torch thread: the tiny model gains nothing from two, and on a 2-core machine shared with
                # Chromium, two threads spin-wait against each other (the chapter ran 10x slower, measured)
-               "OMP_NUM_THREADS": "1"}
+               "OMP_NUM_THREADS": "1", **(extra_env or {})}
         env.pop("KNOBS_STATIC", None)  # the learner's path: live labs, not twins
         self.log = open(folder / "server.log", "w")
         self.process = subprocess.Popen(
@@ -120,7 +120,7 @@ def losses(status: str) -> tuple[int, float]:
 
 def test_live_lab_in_jupyterlab(chromium, jupyterlab, screenshots):
     (screenshots / "jupyterlab-failure.png").unlink(missing_ok=True)  # only a failure of this run leaves one
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
     context.set_default_timeout(30_000)
     outside = []
     local = re.compile(rf"^(http://127\.0\.0\.1:{jupyterlab.port}/|ws://127\.0\.0\.1:{jupyterlab.port}/|data:|blob:)")
@@ -129,18 +129,9 @@ def test_live_lab_in_jupyterlab(chromium, jupyterlab, screenshots):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        page.goto(f"{jupyterlab.url}/lab/tree/{NOTEBOOK.name}?token={jupyterlab.token}")
-        page.locator(".jp-Notebook").wait_for(timeout=START_S * 1000)
-        # a fresh JupyterLab may ask which kernel to start (the notebook's own, Python 3, is preselected)
-        choose = page.locator(".jp-Dialog", has_text="Select Kernel")
-        try:
-            choose.wait_for(timeout=30_000)
-            choose.locator("button", has_text="Select").click()
-        except PlaywrightTimeout:
-            pass
-        # the kernel has started and is idle (asked through the app object JupyterLab exposes for tests)
-        page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
-                               "?.status === 'idle'", timeout=START_S * 1000)
+        # opened, a kernel started and idle (asked through the app object JupyterLab exposes for tests); a fresh
+        # JupyterLab may first ask which kernel to start (the notebook's own, Python 3, is preselected)
+        open_notebook(page, jupyterlab, NOTEBOOK.name, start_timeout_s=START_S)
 
         # Run ▸ Run All Cells, as a learner would
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
@@ -178,6 +169,11 @@ def test_live_lab_in_jupyterlab(chromium, jupyterlab, screenshots):
         step, loss_later = losses(status.inner_text())
         assert step >= 100 and loss_later < loss_at_start - 0.3, (loss_at_start, status.inner_text())
         assert image.get_attribute("src") != frame_before, "the lab's image did not change while it trained"
+        # sharp on a retina screen: every panel has at least 2 image pixels per CSS pixel, and they wrap
+        panels = lab.locator(".widget-image").evaluate_all(
+            "imgs => imgs.map(i => [i.naturalWidth, i.clientWidth, i.getBoundingClientRect().top])")
+        assert len(panels) == 4 and all(natural >= 2 * client > 0 for natural, client, _ in panels), panels
+        assert len({round(top) for *_, top in panels}) < 4, "the panels stand side by side where there is room"
         lab.screenshot(path=str(screenshots / "jupyterlab-live-lab.png"))
         lab.locator("button", has_text="Pause").click()
         lab.locator("button", has_text="Play").wait_for()

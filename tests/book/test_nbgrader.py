@@ -207,7 +207,13 @@ def test_course_has_every_chapter_and_every_exercise(tmp_path):
         graded_cells = {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader["points"] for c in nb.cells
                         if c.metadata.nbgrader["grade"]}
         assert graded_cells == {(e.test_cell or e.answer_cell): e.points for e in ch.exercises}
-        assert not any("remove-cell" in c.metadata.get("tags", []) for c in nb.cells), "glue and Colab cells dropped"
+        assert not any("remove-cell" in c.metadata.get("tags", []) for c in nb.cells), "the Colab cell dropped"
+        # the glue cells stay, collapsed: the prose's {eval} numbers read the names they bind
+        glue = [c for c in nb.cells if "chapter.glue(" in c.source]
+        assert len(glue) == sum("chapter.glue(" in c.source for c in book.cells)
+        assert all(c.metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True} for c in glue)
+        evals = [c for c in nb.cells if c.cell_type == "markdown" and "{eval}" in c.source]
+        assert all(c.metadata.get("user_expressions") for c in evals), "the stored {eval} values came along"
 
 
 def test_points_come_from_the_points_file(tmp_path):

@@ -74,7 +74,8 @@ def test_binder_pins_agree_with_the_book_and_use_cpu_torch():
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text and "-c ../constraints.txt" in text
     assert re.search(r"^-e \.", text, re.M), "Binder installs the knobs library itself"
     # the packages the chapters import are all there
-    for package in ("torch", "numpy", "matplotlib", "ipywidgets", "pillow", "tqdm", "jupyterlab", "jupyterquiz"):
+    for package in ("torch", "numpy", "matplotlib", "ipywidgets", "pillow", "tqdm", "jupyterlab", "jupyterquiz",
+                    "jupyterlab-myst"):  # the chapters' MyST rendered in JupyterLab (issue 16)
         assert package in binder
     python = (ROOT / "binder" / "runtime.txt").read_text().strip()
     assert python == f"python-{sys.version_info.major}.{sys.version_info.minor}", "Binder runs the tested Python"
@@ -110,3 +111,21 @@ def test_sphinx_extension_keeps_each_script_once_and_in_order():
     body = "const THEBE_JS_URL = 'x'"
     scripts = [_JavaScript("a.js"), _JavaScript(None, body=body), _JavaScript("b.js"), _JavaScript("", body=body)]
     assert unique_scripts(scripts) == scripts[:3]
+
+
+def test_how_to_use_gives_working_commands_for_each_system():
+    """book/how-to-use.md: macOS/Linux and Windows (no make, no .venv/bin/), from the configured repository, with
+    the learner's requirements; and what VS Code's notebook editor shows (issue 16)."""
+    text = (ROOT / "book" / "how-to-use.md").read_text()
+    blocks = re.findall(r"^\*\*([^*\n]+)\*\*[^\n]*\n\n```\w*\n(.*?)```", text, re.S | re.M)
+    systems = {title.strip(): block for title, block in blocks if "git clone" in block}
+    unix, windows = systems["macOS and Linux"], systems["Windows"]
+    for block in (unix, windows):
+        assert f"git clone {REPOSITORY}" in block, "clone the repository the launch buttons point at"
+        assert "-m venv .venv" in block and "-m pip install -r binder" in block and "jupyter lab notebooks" in block
+        assert "make" not in block.split()
+    assert ".venv/bin/" in unix and ".venv/bin/" not in windows and ".venv\\Scripts\\" in windows
+    assert "binder\\requirements.txt" in windows
+    vscode = text.split("### In VS Code", 1)[1].split("\n## ", 1)[0]
+    for said in ("{eval}", "{term}", ":::{admonition}", "# Solution", "Select Kernel", "HTML book"):
+        assert said in vscode, said

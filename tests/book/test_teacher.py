@@ -260,6 +260,12 @@ def test_needs_tell_required_from_helpful_chapters(needs, number, required, help
 def test_strip_roles_keeps_glossary_terms_and_drops_citations():
     text = "count {term}`parameters <parameter>` of GPT-2 {cite:p}`radford2019language` via {doc}`ch 1 <../x>`"
     assert teacher.strip_roles(text) == "count {term}`parameters <parameter>` of GPT-2 via ch 1"
+    # the chapters' own forms (CONTRIBUTING.md): citation links and {eval} numbers
+    text = "GPT-2 [(Radford et al., 2019)](#cite:p:ch01-radford2019language) has {eval}`gpt2_total` parameters"
+    assert teacher.strip_roles(text) == "GPT-2 has … parameters"
+    assert teacher.strip_roles("tying ([Press and Wolf, 2017](#cite:alp:ch01-press2017using))") == "tying"
+    text = "the laws of [Kaplan et al. (2020)](#cite:t:ch07-kaplan2020scaling) and [Hoffmann et al. (2022)](#cite:t:x)"
+    assert teacher.strip_roles(text) == "the laws of Kaplan et al. (2020) and Hoffmann et al. (2022)"
 
 
 def _info(number, needs=(), helps=()):

@@ -134,4 +134,5 @@ def test_symmetry_lab_counts_distinct_units(init, noise, distinct):
 def test_twins_stay_within_the_frame_budget(make):
     lab = make()
     settings = len(list(itertools.product(*(c.twin for c in lab.controls))))
-    assert settings * lab.twin_frames <= 40  # ~14 KB a frame: both twins together well under 1.5 MB
+    # ~7 KB a frame (a panel's background is sent once): both twins together ~1.1 MB, the page under 2 MB
+    assert settings * lab.twin_frames <= 100

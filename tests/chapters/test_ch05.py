@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import twin_frame
 from knobs import prune, sparse_cost, train
 from knobs.chapters import ch05
 from knobs.exercises import ch05 as exercises
@@ -155,7 +156,7 @@ PAGE = "notebooks/05_pruning.html"
 def test_page_has_the_twin_glued_numbers_and_citations(built_html):
     html = (built_html / PAGE).read_text()
     data = [json.loads(p) for p in re.findall(r'class="knobs-twin-data">(.*?)</script>', html, re.S)]
-    assert len(data) == 1 and len(data[0]["frames"]) == 12 and data[0]["steps"] == [0, 30, 60]
+    assert len(data) == 1 and len(data[0]["frames"]) == 12 and data[0]["steps"] == ch05.pruning_lab().twin_steps()
     assert [c["name"] for c in data[0]["controls"]] == ["sparsity", "kind"]
     text = re.sub(r"<[^>]+>", " ", html)
     assert "glue:text" not in text and "{glue" not in text
@@ -172,10 +173,9 @@ def test_twin_answers_its_knobs_in_a_browser(built_html, chromium):
     try:
         page.goto((built_html / PAGE).as_uri())
         twin = page.locator(".knobs-twin").first
-        image = twin.locator("img.knobs-twin-frame")
-        before = image.get_attribute("src"), image.get_attribute("alt")
+        before = twin_frame(twin)
         twin.locator("select").first.select_option(label="structured")
-        after = image.get_attribute("src"), image.get_attribute("alt")
+        after = twin_frame(twin)
         assert after[0] != before[0] and "structured" in after[1]
     finally:
         page.close()

@@ -76,3 +76,11 @@ def test_static_twin_replays_the_sweep_run_the_live_lab_trains(monkeypatch):
         pass
     assert lab.history.steps == sweep.steps.tolist()
     assert lab.history.metrics["val_loss"][-1] == pytest.approx(float(sweep.final_val[-1, 0]))
+
+
+def test_shape_numbers_the_prose_quotes_before_training_agree_with_the_trained_comparison():
+    """The prose introduces the shape comparison (its base shape, how equal the counts are) before the cell that
+    trains it runs, so ch07.shape_numbers computes them from the declaration: the same as from the results."""
+    numbers, shapes = ch07.shape_numbers(), ch07.shape_comparison(progress=False)
+    assert numbers["base_shape"] == shapes.labels[0] == "d=8, h=32"
+    assert numbers["shape_tolerance"] == f"{np.abs(shapes.n_params / shapes.n_params[0] - 1).max():.1%}"

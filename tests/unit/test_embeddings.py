@@ -280,7 +280,7 @@ def test_twin_frames_span_the_twins_training_steps():
     lab.twin_frames = 3
     data = json.loads(re.search(r'class="knobs-twin-data">(.*?)</script>', lab.twin_html(progress=False), re.S).group(1))
     assert data["steps"] == [0, 30, 60]
-    assert "Step 60 of 60" in data["frames"]["0,0,0"][-1][1]
+    assert "Step 60 of 60" in data["frames"]["0,0,0"][-1]["text"]
 
 
 def test_twin_budget():

@@ -1,6 +1,7 @@
 """The lab pattern: engine, live face (driven like a user, without a browser), static twin."""
 import json
 import re
+import time
 
 import numpy as np
 import pytest
@@ -65,6 +66,31 @@ def test_live_face_buttons_and_sliders_work_without_a_browser():
     assert live.image.value[:2] == b"\xff\xd8"
 
 
+def test_play_is_paced_to_show_a_run_in_play_seconds_at_the_chosen_speed():
+    lab = toy_lab(play_seconds=2.0)  # 40 steps, 10 a frame: 4 frames after the first
+    assert lab.frame_interval() == pytest.approx(0.5) and lab.frame_interval(speed=2.0) == pytest.approx(0.25)
+    live = lab.live()
+    assert len(live.images) == len(lab.views) and live.images[0].layout.width == "328px"  # shown at its CSS size
+    live.speed.value = "fastest"
+    assert live.interval() == pytest.approx(1 / lab.fps)
+    live.speed.value = "normal"
+    started = time.perf_counter()
+    live.play()
+    live.wait(10)
+    assert live.lab.snapshot.step == 40 and 1.2 <= time.perf_counter() - started <= 6
+    assert "Describe this picture" in live.description.value and "Step 40 of 40" in live.description.value
+
+
+def test_the_live_face_sends_only_the_panels_that_changed():
+    live = ch01.hyperparameter_lab().live()
+    assert all(image.value[:2] == b"\xff\xd8" for image in live.images)  # JPEG, every panel at the start
+    lab = live.lab
+    lab.redraw()
+    assert lab.changed_panels() == {}  # the same frame again: nothing to send
+    lab.advance()
+    assert set(lab.changed_panels()) == {0, 1, 2, 3}
+
+
 def test_play_then_pause_stops_between_chunks():
     live = ch01.hyperparameter_lab().live()
     live.play_button.click()
@@ -82,10 +108,19 @@ def test_twin_html_is_self_contained_with_alt_text_and_all_frames():
     data = json.loads(re.search(r'class="knobs-twin-data">(.*?)</script>', html, re.S).group(1))
     assert set(data["frames"]) == {"0,0", "0,1", "1,0", "1,1"}
     assert data["steps"] == [0, 20, 40]
+    assert data["panels"] == [{"w": 328, "h": 232}]
+    assert all(uri.startswith("data:image/webp;base64,") for uri in data["images"])
+    layers = set()
     for frames in data["frames"].values():
         assert len(frames) == 3
-        assert all(src.startswith("data:image/webp;base64,") and len(alt) > 20 for src, alt in frames)
-    assert "Diverged" in data["frames"]["1,0"][-1][1]  # the diverged setting says so in its alt text
+        for frame in frames:
+            assert len(frame["img"]) == len(frame["alt"]) == 1 and all(len(alt) > 20 for alt in frame["alt"])
+            assert frame["text"].startswith("rate ") and "Step" in frame["text"]
+            layers |= {i for pair in frame["img"] for i in pair}
+    assert layers == set(range(len(data["images"])))  # every image is used...
+    assert len(data["images"]) < 2 * 4 * 3  # ...and one image is shared by the frames that show it
+    assert "Diverged" in data["frames"]["1,0"][-1]["text"]  # the diverged setting says so in its summary
+    assert 'alt="Loss curve up to step 0' in html and "Describe this picture" in html
 
 
 def test_show_picks_twin_in_static_mode(monkeypatch, capsys):

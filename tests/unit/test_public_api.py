@@ -289,7 +289,7 @@ def a_lab():
 
     return Lab("api-walk", "A toy lab", [Slider("rate", "rate", 0.0, 1.0, 0.5, twin=(0.5,)),
                                          Choice("kind", "kind", ("a", "b"), twin=("a",))],
-               run, [lambda: LossView(("train_loss",))], steps=2, every=1, twin_frames=2, figsize=(3, 2))
+               run, [lambda: LossView(("train_loss",))], steps=2, every=1, twin_frames=2, panel_size=(200, 150))
 
 
 def a_graph() -> Value:
@@ -321,6 +321,12 @@ def standin_folder() -> Path:
     return pretrained.STANDIN
 
 
+def agg_renderer():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return FigureCanvasAgg(axes().figure).get_renderer()
+
+
 # Each row: name -> (factory of a valid call's keyword arguments, {parameter: kind override}), grouped by module
 # in the package's layer order. A kind override is a kind name, a list of bad values, or an Exempt with its reason.
 VALID = {
@@ -328,9 +334,20 @@ VALID = {
     "runtime.progress": (lambda: dict(items=[1, 2], desc="counting", show=False), {"items": "sequence"}),
     "figures.style_axes": (lambda: dict(ax=axes(), title="t"),
                            {"title": DISPLAY, "xlabel": DISPLAY, "ylabel": DISPLAY}),
-    "figures.figure_png": (lambda: dict(fig=axes().figure, dpi=20), {}),
-    "figures.FigureWithAlt": (lambda: dict(png=b"\x89PNG", alt="a picture"), {"png": [3, "png", None]}),
-    "figures.show_figure": (lambda: dict(fig=axes().figure, alt="an empty plot", dpi=20), {}),
+    "figures.FigureWithAlt": (lambda: dict(pictures=[knobs.figures.Picture(b"\x89PNG", "png", 10, 10)], alt="a picture"),
+                              {"pictures": [3, None, [], [b"png"]]}),
+    "figures.inches": (lambda: dict(css_px=96), {"css_px": "amount"}),
+    "figures.recording_text": (lambda: dict(renderer=agg_renderer()), {"renderer": [3, None, "agg"]}),
+    "figures.text_sizes": (lambda: dict(fig=axes().figure), {"extra_artists": [3, "labels"]}),
+    "figures.shown_text_px": (lambda: dict(points=11, css_width=600, available=390),
+                              {"points": "amount", "css_width": "amount", "available": "amount"}),
+    "figures.encode_rgba": (lambda: dict(rgba=np.zeros((4, 4, 4), np.uint8), fmt="png"),
+                            {"rgba": [3, None, np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4))], "fmt": "choice"}),
+    "figures.data_uri": (lambda: dict(data=b"\x89PNG", fmt="png"), {"data": [3, "png", None], "fmt": "choice"}),
+    "figures.Picture": (lambda: dict(data=b"\x89PNG", fmt="png", width=10, height=10),
+                        {"data": [3, "png", None], "fmt": "choice", "text_pt": [0, -1, "big"]}),
+    "figures.render_figure": (lambda: dict(fig=axes().figure), {"pad_px": "amount"}),
+    "figures.show_figure": (lambda: dict(fig=axes().figure, alt="an empty plot"), {}),
     "data.read_corpus_text": (lambda: dict(name="farm"), {"name": "choice"}),
     "data.load_corpus": (lambda: dict(name="farm"), {"name": "text"}),
     "data.next_word_counts": (lambda: dict(corpus=data.load_corpus("farm"), words="the cat"),
@@ -338,6 +355,7 @@ VALID = {
     "data.make_dataset": (lambda: dict(corpus=data.load_corpus("farm"), context=2), {"corpus": ["farm", None]}),
     "data.split_dataset": (lambda: dict(**Xy(), val_fraction=0.5), {"X": "tensor", "y": ["w", None, torch.ones(2)]}),
     "data.iterate_batches": (lambda: dict(**Xy(), batch_size=4), {"X": "tensor", "y": ["w", None, torch.ones(2)]}),
+    "data.display_word": (lambda: dict(word="."), {"word": [3, None, ["."]]}),
     "data.likely_next_words": (lambda: dict(context="the cat", k=2), {"context": "text"}),
     "models.TinyLMConfig": (lambda: dict(vocab_size=V), {}),
     "models.TinyLM": (lambda: dict(config=models.TinyLMConfig(vocab_size=V)), {}),
@@ -603,15 +621,22 @@ VALID = {
     "lab.lab.Lab": (lambda: dict(name="test-lab", title="A lab", controls=[], run=lambda values, steps, every: iter(()),
                                  views=[]),
                     {"name": "text", "title": "text", "controls": [3, None, ["lr"]], "views": [3, None, ["view"]],
-                     "figsize": [3, "wide", (1,)], "fps": "amount"}),
+                     "panel_size": [3, "wide", (1,), (0, 10)], "play_seconds": "amount", "fps": "amount"}),
     "lab.lab.frame_steps": (lambda: dict(steps=10, n_frames=3), {}),
     "lab.lab.time_frames": (lambda: dict(lab=a_lab(), n=1), {"values": [3, "lr", {"nope": 1}]}),
-    "lab.twin.render_setting": (lambda: dict(lab=a_lab(), values={}, wanted_steps=[0, 1]),
-                                {"values": [3, "lr", {"nope": 1}], "wanted_steps": [3, None, ["1"]]}),
+    "lab.twin.render_setting": (lambda: dict(lab=a_lab(), values={}, wanted_steps=[0, 1], pool=knobs.lab.twin.ImagePool()),
+                                {"values": [3, "lr", {"nope": 1}], "wanted_steps": [3, None, ["1"]],
+                                 "pool": [3, None, {}]}),
+    "lab.twin.twin_data": (lambda: dict(lab=a_lab(), progress=False), {}),
+    "lab.twin.describe": (lambda: dict(data={"title": "A lab"}, frame={"text": "step 0", "alt": ["a panel"]}),
+                          {"data": [3, None, {}], "frame": [3, None, {"text": "x"}]}),
+    "lab.render.Panel": (lambda: dict(view=knobs.lab.views.LossView(), total_steps=10),
+                         {"view": [3, None, "view"], "size": [3, "wide", (1,)]}),
+    "lab.views.heatmap_mesh": (lambda: dict(ax=axes(), values=np.zeros((2, 3))),
+                               {"values": [np.zeros(3), np.zeros((1, 2, 3))], "cmap": AUTHORED, "limit": "amount"}),
     "lab.twin.build_twin_html": (lambda: dict(lab=a_lab(), progress=False), {}),
     "lab.render.Renderer": (lambda: dict(views=[knobs.lab.views.LossView()], total_steps=10),
-                            {"views": [3, None, [], ["view"]], "figsize": [3, "wide", (1,)],
-                             "layout": ["no such option", 3]}),
+                            {"views": [3, None, [], ["view"]], "size": [3, "wide", (1,)]}),
     "lab.views.HeatmapView": (lambda: dict(param="hidden.weight"), {"param": "text", "title": DISPLAY}),
     "lab.views.HistogramView": (lambda: dict(params="hidden.weight"), {"params": [3, None, [3]], "title": DISPLAY}),
     "lab.views.CurvesView": (lambda: dict(metrics=["val_loss"]),

@@ -37,3 +37,16 @@ def test_curves_view_grows_its_axis_or_clips_into_a_fixed_one():
     assert list(fixed.lines["train_loss"].get_ydata()) == [0.5, 1.0, 1.0]  # clipped; NaN drawn at the top
     assert fixed.describe(Snapshot(3, {}, {"train_loss": 0.25})) == "0.2 at step 3"
     assert growing.describe(Snapshot(3, {}, {"train_loss": 0.25})) == "Loss up to step 3: train loss 0.250."
+
+
+def test_the_end_of_sentence_word_is_named_in_labels_and_alt_text():
+    from knobs.data import END_NAME, display_word
+    from knobs.lab.views import PredictionsView
+
+    assert display_word(".") == END_NAME == "⟨end⟩" and display_word("cat") == "cat"
+    view = PredictionsView("the cat", ["eats", "."])
+    renderer = Renderer([view], total_steps=1)
+    snap = Snapshot(0, {}, {}, {"probs": {"the cat": {"eats": 0.4, ".": 0.6}}})
+    renderer.draw(snap, History())
+    assert [t.get_text() for t in view.ax.get_yticklabels()] == ["eats", END_NAME]
+    assert view.describe(snap) == "After “the cat” the model gives ⟨end⟩ 60%, eats 40%."

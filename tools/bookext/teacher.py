@@ -92,9 +92,17 @@ def check_calls(source: str) -> list[tuple[str, str]]:
 
 
 def strip_roles(text: str) -> str:
-    """Prose for another page: drop citations and glue, keep the text of other MyST roles except {term}."""
+    """Prose for another page: drop computed numbers and parenthetical citations, keep textual citations' words
+    and the text of other MyST roles except {term}.
+
+    Citations are links (`[(Radford et al., 2019)](#cite:p:ch01-radford2019language)`, CONTRIBUTING.md) or,
+    in older prose, {cite} roles; a computed number is {eval}`name` (or an older {glue:text}`name`).
+    """
+    text = re.sub(r"\[([^\]]*)\]\(#cite:t:[^)]*\)", r"\1", text)  # "the scaling laws of Kaplan et al. (2020)"
+    text = re.sub(r"\s*\[[^\]]*\]\(#cite:[a-z]+:[^)]*\)", "", text)
     text = re.sub(r"\s*\{cite:[a-z]+\}`[^`]*`", "", text)
-    text = re.sub(r"\{glue:[a-z]+\}`[^`]*`", "…", text)
+    text = re.sub(r"\s*\(\s*\)", "", text)  # what a citation alone in parentheses leaves
+    text = re.sub(r"\{(?:glue:[a-z]+|eval)\}`[^`]*`", "…", text)
     return re.sub(r"\{(?!term\})[a-z:]+\}`([^`<]*?)(?:\s*<[^`]*>)?`", r"\1", text)
 
 

@@ -21,15 +21,16 @@ import base64
 import io
 import json
 import re
-import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from PIL import Image
 from sphinx.util.docutils import SphinxDirective
 
 from bookext import teacher
+from knobs.figures import DPI, LEGEND_SIZE, PIXEL_RATIO, TICK_SIZE, inches
 
 BUDGET_SECONDS = 20.0
 
@@ -122,41 +123,43 @@ def short_title(title: str) -> str:
 def draw_dependency_map(infos: list[teacher.ChapterInfo]) -> tuple[bytes, str]:
     """The chapters in reading order, an arc from each chapter to the ones that need it; (PNG bytes, alt text).
 
-    Needs arc above the row, "helps" arcs (dashed) below it: an arc never crosses a box.
+    The chapters stand in a column, top to bottom; "needs" arcs bend out on the right, "helps" arcs (dashed) on
+    the left: an arc never crosses a box. Drawn by the book's display rule (knobs.figures): text at 11 pt is
+    11 CSS px, two pixels per CSS px, narrow enough for a phone.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch
 
     solid, dashed = map_edges(infos)
-    x = {info.number: i for i, info in enumerate(infos)}
-    rad = 0.3  # an arc over d chapters rises 0.5 * rad * d; one data unit is as tall as it is wide (below)
-    above = max((0.5 * rad * abs(x[b] - x[a]) for a, b in solid), default=0) + 0.75
-    below = max((0.5 * rad * abs(x[b] - x[a]) for a, b in dashed), default=0) + 0.75
-    inches_per_unit = 1.15
-    fig = Figure(figsize=(inches_per_unit * (len(infos) + 0.2), inches_per_unit * (above + below)), dpi=100)
+    y = {info.number: -i for i, info in enumerate(infos)}
+    rad = 0.3  # an arc over d chapters bends out 0.5 * rad * d; one data unit is as wide as it is tall (below)
+    unit = inches(30)  # one row of the column per 30 CSS px
+    right = max((0.5 * rad * abs(y[b] - y[a]) for a, b in solid), default=0) + 0.4
+    left = max((0.5 * rad * abs(y[b] - y[a]) for a, b in dashed), default=0) + 0.4
+    fig = Figure(figsize=(4, unit * (len(infos) + 1.6)), dpi=DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_axes([0, 0, 1, 1])
-    ax.set_xlim(-0.6, len(infos) - 0.4)
-    ax.set_ylim(-below, above)
     ax.axis("off")
-    boxes = {}
+    labels = [ax.text(0, y[info.number], f"{info.number}. {short_title(info.title)}", ha="center", va="center",
+                      fontsize=TICK_SIZE, zorder=3) for info in infos]
+    fig.canvas.draw()  # the labels' widths: every box as wide as the widest, so the arcs clear them all
+    half = max(label.get_window_extent().width for label in labels) / DPI / unit / 2 + 0.35
+    fig.set_size_inches(unit * (2 * half + left + right), unit * (len(infos) + 1.6))
+    ax.set_xlim(-half - left, half + right)
+    ax.set_ylim(-len(infos) - 0.6, 1.0)
     for info in infos:
-        label = "\n".join(textwrap.wrap(f"{info.number}. {short_title(info.title)}", 13, break_long_words=False))
-        boxes[info.number] = ax.text(x[info.number], 0, label, ha="center", va="center", fontsize=8.5, zorder=3,
-                                     bbox=dict(boxstyle="round,pad=0.35", fc="#e8f0fa", ec="#24476b"))
-    fig.canvas.draw()  # places the boxes, so the arcs can start and end at their edges
-    to_data = ax.transData.inverted()
-    edge = {n: to_data.transform(box.get_window_extent().get_points()) for n, box in boxes.items()}  # [[x0,y0],[x1,y1]]
+        ax.add_patch(FancyBboxPatch((-half, y[info.number] - 0.34), 2 * half, 0.68, boxstyle="round,pad=0,rounding_size=0.15",
+                                    fc="#e8f0fa", ec="#24476b", lw=1, zorder=2))
     for edges, color, style, side in ((solid, "#24476b", "-", 1), (dashed, "#7a8ca3", "--", -1)):
         for a, b in edges:
-            ya, yb = (edge[a][1][1], edge[b][1][1]) if side > 0 else (edge[a][0][1], edge[b][0][1])
-            ax.annotate("", xy=(x[b] - 0.12, yb), xytext=(x[a] + 0.12, ya), zorder=1,
-                        arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2, linestyle=style, shrinkA=1, shrinkB=1,
+            ax.annotate("", xy=(side * half, y[b] + 0.1), xytext=(side * half, y[a] - 0.1), zorder=1,
+                        arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2, linestyle=style, shrinkA=0, shrinkB=0,
                                         connectionstyle=f"arc3,rad={-rad * side}"))
     if dashed:
-        ax.plot([], [], color="#24476b", lw=1.2, label="needs (above)")
-        ax.plot([], [], color="#7a8ca3", lw=1.2, linestyle="--", label="helps (below)")
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        ax.plot([], [], color="#24476b", lw=1.2, label="needs (right)")
+        ax.plot([], [], color="#7a8ca3", lw=1.2, linestyle="--", label="helps (left)")
+        ax.legend(loc="lower center", fontsize=LEGEND_SIZE, frameon=False, ncol=2, borderaxespad=0.1)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue(), dependency_alt(infos)
@@ -182,9 +185,11 @@ class DependencyMapDirective(SphinxDirective):
         infos = _chapters(self)
         png, alt = draw_dependency_map(infos)
         uri = "data:image/png;base64," + base64.b64encode(png).decode()
-        figure = nodes.figure("", nodes.image(uri=uri, alt=alt, candidates={"?": uri}), classes=["knobs-dependency-map"])
+        width = Image.open(io.BytesIO(png)).size[0] // PIXEL_RATIO  # shown at its CSS width: sharp, text at 11 px
+        figure = nodes.figure("", nodes.image(uri=uri, alt=alt, candidates={"?": uri}, width=f"{width}px"),
+                              classes=["knobs-dependency-map"])
         figure += nodes.caption("", "How the chapters build on each other, read from each chapter's "
-                                    "\u201cYou need\u201d line: arcs above for needs, dashed arcs below for helps.")
+                                    "\u201cYou need\u201d line: arcs on the right for needs, dashed arcs on the left for helps.")
         return [figure]
 
 

@@ -36,7 +36,7 @@ def hyperparameter_lab() -> Lab:
                lambda: HistogramView(["hidden.weight", "out.weight"], "all weight values"),
                lambda: LossView(),
                lambda: PredictionsView("the cat", data.likely_next_words("the cat"))],
-        steps=300, every=4, figsize=(11.5, 2.7),  # every=4: a live frame stays within 16.7 ms
+        steps=300, every=4, twin_frames=11,  # every=4: a live frame stays within 16.7 ms
     )
 
 

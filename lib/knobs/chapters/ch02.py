@@ -53,7 +53,7 @@ class ContourView(View):
 
     def setup(self, ax, total_steps):
         draw_surface(ax)
-        style_axes(ax, "path on the loss surface (★ global, ○ local minimum)")
+        style_axes(ax, "the path (★ global, ○ local minimum)")
         self.path = self._keep(ax.plot([], [], "-", color=PATH_COLOR, lw=1.3)[0])
         self.start = self._keep(ax.plot([], [], "s", color=PATH_COLOR, ms=5)[0])
         self.point = self._keep(ax.plot([], [], "o", color=PATH_COLOR, mec="black", ms=6)[0])
@@ -82,7 +82,7 @@ class ParametersView(View):
 
     def setup(self, ax, total_steps):
         best = descent.minima()[0]
-        style_axes(ax, "parameter values (dotted: global minimum)", xlabel="step")
+        style_axes(ax, "parameters (dotted: global minimum)", xlabel="step")
         ax.set_xlim(0, total_steps), ax.set_ylim(-2.5, 2.5)
         self.lines = [self._keep(ax.plot([], [], color=PALETTE[i], lw=1.4, label=name)[0])
                       for i, name in enumerate(("θ₁", "θ₂"))]
@@ -122,7 +122,7 @@ def descent_lab() -> Lab:
         ],
         run=descent_run,
         views=[ContourView, ParametersView],
-        steps=150, every=2, twin_frames=4, figsize=(7.2, 2.9),
+        steps=150, every=2, twin_frames=11,  # the path is the story: 11 frames
     )
 
 
@@ -168,7 +168,7 @@ def symmetry_lab() -> Lab:
         views=[lambda: HeatmapView("hidden.weight", "hidden.weight (one row per hidden unit)", limit=1.5),
                distinct_units_view,
                lambda: LossView()],
-        steps=300, every=5, twin_frames=4, figsize=(9.0, 2.6),
+        steps=300, every=5, twin_frames=7,
     )
 
 

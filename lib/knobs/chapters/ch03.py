@@ -121,7 +121,7 @@ def penalty_lab() -> Lab:
         views=[lambda: FitView(data),
                lambda: WeightHistogramView(overfit.CURVE_WEIGHTS, total=n_weights),
                lambda: curve_loss_view(data.noise)],
-        steps=800, every=5, twin_frames=5, figsize=(11.5, 2.9),
+        steps=800, every=5, twin_frames=7, play_seconds=6,
     )
 
 

@@ -19,7 +19,7 @@ import torch
 
 from knobs import data, models, train
 from knobs.embeddings import chance_agreement, neighbor_agreement, principal_axes, project
-from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, TITLE_SIZE, TICK_SIZE, style_axes
+from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, PANEL_WIDTH, TITLE_SIZE, TICK_SIZE, style_axes
 from knobs.lab import Lab, Slider
 from knobs.lab.views import LossView, View, WordLabels
 
@@ -40,27 +40,23 @@ class WordMapView(View):
     """Every word as a point (snap.info['xy']), coloured and shaped by its category, labelled by name."""
 
     title = "word vectors"
+    size = (PANEL_WIDTH, 400)  # the map is the point of the lab: square, with the categories below it
 
-    def __init__(self, words, labels, width_ratio: float = 1.0):
+    def __init__(self, words, labels):
         super().__init__()
-        self.words, self.labels, self.width_ratio = list(words), list(labels), width_ratio
+        self.words, self.labels = [data.display_word(w) for w in words], list(labels)
         self.groups = {c: [i for i, label in enumerate(self.labels) if label == c] for c in CATEGORY_STYLE}
 
     def setup(self, ax, total_steps):
         self.ax, self.limit = ax, None
-        if self.width_ratio != 1.0:  # a wider panel than its neighbours: the map is the point of the lab
-            grid = ax.get_subplotspec().get_gridspec()
-            ratios = [1.0] * grid.ncols
-            ratios[ax.get_subplotspec().colspan.start] = self.width_ratio
-            grid.set_width_ratios(ratios)
         style_axes(ax, self.title)
         ax.set_aspect("equal", adjustable="box")
         self.points = {}
         for category, (color, marker) in CATEGORY_STYLE.items():
             line, = ax.plot([], [], ls="", marker=marker, color=color, ms=6, mec="white", mew=0.5, label=category)
             self.points[category] = self._keep(line)
-        ax.legend(fontsize=LEGEND_SIZE, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, handletextpad=0.1,
-                  borderaxespad=0.2)
+        ax.figure.legend(handles=list(self.points.values()), fontsize=LEGEND_SIZE, loc="outside lower center",
+                         ncol=3, frameon=False, handletextpad=0.1, columnspacing=1.0)
         self.names = self._keep(ax.add_artist(WordLabels(ax, self.words)))
 
     def update(self, snap, history):
@@ -100,9 +96,10 @@ class LossAndAgreementView(LossView):
     """The loss (left axis) and the share of words whose nearest neighbour is of their own category (right axis, 0..1)."""
 
     title = "loss, and words next to their own kind"
+    size = (PANEL_WIDTH, 300)
 
     def __init__(self, labels):
-        super().__init__(title=self.title)
+        super().__init__(title=self.title, labels={"train_loss": "train loss", "val_loss": "validation loss"})
         self.chance = chance_agreement(list(labels))
 
     def setup(self, ax, total_steps):
@@ -110,12 +107,13 @@ class LossAndAgreementView(LossView):
         ax.get_legend().remove()
         right = ax.twinx()
         right.set_ylim(0, 1)
-        right.set_ylabel("share of words whose nearest neighbour is of their category", fontsize=TICK_SIZE)
+        right.set_ylabel("share next to own category", fontsize=LABEL_SIZE)
         right.tick_params(labelsize=TICK_SIZE)
-        chance = right.axhline(self.chance, color="#777777", ls="--", lw=1, label=f"same category: chance ({self.chance:.0%})")
-        self.share = self._keep(right.plot([], [], color=PALETTE[2], lw=1.5, label="same category: trained")[0])
+        chance = right.axhline(self.chance, color="#777777", ls="--", lw=1, label=f"share by chance ({self.chance:.0%})")
+        self.share = self._keep(right.plot([], [], color=PALETTE[2], lw=1.5, label="share, trained")[0])
         handles = list(self.lines.values()) + [self.share, chance]
-        right.legend(handles, [h.get_label() for h in handles], fontsize=LEGEND_SIZE, loc="upper right")
+        ax.figure.legend(handles, [h.get_label() for h in handles], fontsize=LEGEND_SIZE, loc="outside lower center",
+                         ncol=2, frameon=False, columnspacing=1.0)
 
     def update(self, snap, history):
         changed = super().update(snap, history)
@@ -172,9 +170,9 @@ def embedding_lab() -> Lab:
             Slider("steps", "training steps", 50, 1000, 300, integer=True, twin=(200,)),
         ],
         run=embedding_run,
-        views=[lambda: WordMapView(vocab.words, labels, width_ratio=1.2),
+        views=[lambda: WordMapView(vocab.words, labels),
                lambda: LossAndAgreementView(labels)],
-        steps=300, every=5, twin_frames=8, figsize=(9.2, 3.9),
+        steps=300, every=5, twin_frames=8,
     )
 
 

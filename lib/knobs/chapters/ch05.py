@@ -16,10 +16,11 @@ import numpy as np
 from knobs import data, models, prune, train
 from knobs.figures import DIVERGING_CMAP, LABEL_SIZE, LEGEND_SIZE, PALETTE, TICK_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
-from knobs.lab.views import PredictionsView, View
+from knobs.lab.views import PredictionsView, View, heatmap_mesh
 from knobs.validate import check_choice, check_fraction, check_instance, check_module
 
 FINE_TUNE = dict(steps=60, lr=0.01)  # a short fine-tune after pruning
+ITERATIVE_STEPS = 200  # fine-tune steps for each method when iterative and one-shot pruning are compared
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # sparsities the background curves are measured at
 CONTEXT = "the cat"
 
@@ -83,13 +84,12 @@ class NeuronHeatmapView(View):
         shown, n_in = self._table(snap)
         if self.image is None:
             limit = 1.2 * float(np.abs(shown).max() or 1.0)
-            self.image = self._keep(self.ax.imshow(shown, cmap=self.cmap, vmin=-limit, vmax=limit, aspect="auto",
-                                                   interpolation="nearest"))
+            self.image = self._keep(heatmap_mesh(self.ax, shown, cmap=self.cmap, limit=limit))
             n_out = shown.shape[1] - n_in - 1
-            self.ax.set_xticks([(n_in - 1) / 2, n_in + 1 + (n_out - 1) / 2],
-                               [f"in ({n_in})", f"out ({n_out} words)"], fontsize=TICK_SIZE)
+            self.ax.set_xticks([n_in / 2, n_in + 1 + n_out / 2], [f"in ({n_in})", f"out ({n_out} words)"],
+                               fontsize=TICK_SIZE)
             return True
-        self.image.set_data(shown)
+        self.image.set_array(shown)
         return False
 
     def describe(self, snap):
@@ -186,7 +186,7 @@ def pruning_lab() -> Lab:
                lambda: SparsityCurveView("loss"),
                lambda: SparsityCurveView("acc"),
                lambda: PredictionsView(CONTEXT, data.likely_next_words(CONTEXT))],
-        steps=FINE_TUNE["steps"], every=3, twin_frames=3, figsize=(11.5, 2.8),
+        steps=FINE_TUNE["steps"], every=1, twin_frames=5,  # every=1: 60 live frames, paced over 4 s
     )
 
 
@@ -207,10 +207,12 @@ def at_sparsity(curve: dict, key: str, sparsity: float) -> float:
 def fine_tune_claim(loss_tuned: float, loss_dense: float, tolerance: float = 0.05) -> str:
     """Does "without significantly impacting its performance" hold after the fine-tune, at this sparsity?"""
     if loss_tuned <= loss_dense + tolerance:
-        return ("With the fine-tune, the source text's \"without significantly impacting its performance\" "
+        return ("With the fine-tune, the source text’s “without significantly impacting its performance” "
                 "holds here, at this sparsity.")
-    return ("Even with the fine-tune, the loss stays above the dense model's: the source text's \"without "
-            "significantly impacting its performance\" is already stretched at this sparsity.")
+    # typographic quotes (as the book prints them): JupyterLab shows a glued text's repr without its outer
+    # quotes, so a text with both ' and " would show a backslash there (tools/nb.py record checks)
+    return ("Even with the fine-tune, the loss stays above the dense model’s: the source text’s “without "
+            "significantly impacting its performance” is already stretched at this sparsity.")
 
 
 def structured_verdict(structured_loss: float, layer_wise_loss: float) -> str:
@@ -249,36 +251,46 @@ def two_x_verdict(times: dict, base: float) -> str:
             "can distort one run")
 
 
-def prose_numbers(model, curves: dict, one_shot_loss: float, iterative_loss: float, budget: int,
-                  lottery_runs: dict, matrix_shape, storage: dict, times: dict, sparsities) -> dict[str, str]:
-    """Every number and verdict the chapter's prose states, as text, from the chapter's own results."""
-    lw, st = curves["layer-wise"], curves["structured"]
-    loss_dense, acc_dense = lw["loss_dense"], lw["acc_dense"]
-    weights = prune.prunable_weights(model)
-    half_global = prune.prune_masks(model, 0.5, "global")
+# Each function returns the numbers one section's prose states, as text, from that section's results. The
+# chapter glues them right after the section's computation and before its prose (chapter.glue: JupyterLab
+# evaluates a markdown cell's {eval} when Run All reaches it). Keys that are also notebook variables end
+# in _text (chapter.glue refuses to replace a variable).
+def setup_numbers() -> dict[str, str]:
+    """Chapter 5's settings its prose quotes before they run: the fine-tune, the twin's grid, the budgets."""
     twin_lab = pruning_lab()
     twin_values = [f"{v}%" for v in twin_lab.controls[0].twin]
     twin_steps = [str(s) for s in twin_lab.twin_steps()]
-    early = 2  # snapshots are every 25 steps: index 2 is step 50
-    reinits = [snaps for label, snaps in lottery_runs.items() if label.startswith("random")]
-    ticket = lottery_runs["winning ticket"]
-    reinit_early = [snaps[early].metrics["val_loss"] for snaps in reinits]
-    reinit_final = [snaps[-1].metrics["val_loss"] for snaps in reinits]
-    rows, cols = matrix_shape
-    base = times["dense with zeros", 0.0]
     return {
-        "n_zeros": f"{sum(int((p == 0).sum()) for p in model.parameters()):,}",
+        "ft_steps": str(FINE_TUNE["steps"]),
+        "twin_sparsities": ", ".join(twin_values[:-1]) + " and " + twin_values[-1],
+        "twin_steps": ", ".join(twin_steps[:-1]) + " and " + twin_steps[-1],
+        "it_total_steps": str(ITERATIVE_STEPS),
+        "lt_sparsity": "80%",
+    }
+
+
+def model_numbers(model) -> dict[str, str]:
+    """Chapter 5, the trained model before pruning: its zeros, sizes and where global pruning cuts."""
+    weights = prune.prunable_weights(model)
+    half_global = prune.prune_masks(model, 0.5, "global")
+    return {
+        "n_zeros_text": f"{sum(int((p == 0).sum()) for p in model.parameters()):,}",
         "n_params": f"{models.count_parameters(model).total:,}",
         "mean_hidden": f"{float(model.hidden.weight.detach().abs().mean()):.2f}",
         "mean_out": f"{float(model.out.weight.detach().abs().mean()):.2f}",
         "global_hidden_50": pct(float((half_global["hidden.weight"] == 0).float().mean())),
         "global_out_50": pct(float((half_global["out.weight"] == 0).float().mean())),
         "n_left_99": str(sum(w.numel() - round(0.99 * w.numel()) for w in weights.values())),
-        "ft_steps": str(FINE_TUNE["steps"]),
-        "twin_sparsities": ", ".join(twin_values[:-1]) + " and " + twin_values[-1],
-        "twin_steps": ", ".join(twin_steps[:-1]) + " and " + twin_steps[-1],
-        "loss_dense": f"{loss_dense:.2f}",
-        "acc_dense": f"{acc_dense:.0%}",
+    }
+
+
+def sweep_numbers(curves: dict) -> dict[str, str]:
+    """Chapter 5's sweep (`sweep` for each kind): losses and accuracies before and after the fine-tune."""
+    lw, st = curves["layer-wise"], curves["structured"]
+    loss_dense, acc_dense = lw["loss_dense"], lw["acc_dense"]
+    return {
+        "loss_dense_text": f"{loss_dense:.2f}",
+        "acc_dense_text": f"{acc_dense:.0%}",
         "lw_loss_50": f"{at_sparsity(lw, 'loss_pruned', 0.5):.2f}",
         "lw_tuned_50": f"{at_sparsity(lw, 'loss_tuned', 0.5):.2f}",
         "claim_50": fine_tune_claim(at_sparsity(lw, "loss_tuned", 0.5), loss_dense),
@@ -290,11 +302,26 @@ def prose_numbers(model, curves: dict, one_shot_loss: float, iterative_loss: flo
         "st_tuned_80": f"{at_sparsity(st, 'loss_tuned', 0.8):.2f}",
         "lw_tuned_80": f"{at_sparsity(lw, 'loss_tuned', 0.8):.2f}",
         "st_vs_lw_80": structured_verdict(at_sparsity(st, "loss_tuned", 0.8), at_sparsity(lw, "loss_tuned", 0.8)),
-        "it_total_steps": str(budget),
+    }
+
+
+def iterative_numbers(one_shot_loss: float, iterative_loss: float) -> dict[str, str]:
+    """Chapter 5, iterative against one-shot pruning to 90% with the same fine-tune budget."""
+    return {
         "it_loss": f"{iterative_loss:.2f}",
         "os_loss": f"{one_shot_loss:.2f}",
         "it_verdict": iterative_verdict(iterative_loss, one_shot_loss),
-        "lt_sparsity": "80%",
+    }
+
+
+def lottery_numbers(lottery_runs: dict) -> dict[str, str]:
+    """Chapter 5's lottery-ticket run (`prune.lottery_ticket`): the ticket against random re-initialisations."""
+    early = 2  # snapshots are every 25 steps: index 2 is step 50
+    reinits = [snaps for label, snaps in lottery_runs.items() if label.startswith("random")]
+    ticket = lottery_runs["winning ticket"]
+    reinit_early = [snaps[early].metrics["val_loss"] for snaps in reinits]
+    reinit_final = [snaps[-1].metrics["val_loss"] for snaps in reinits]
+    return {
         "lt_early_step": str(ticket[early].step),
         "lt_ticket_early": f"{ticket[early].metrics['val_loss']:.2f}",
         "lt_reinit_early": f"{np.mean(reinit_early):.2f}",
@@ -303,9 +330,23 @@ def prose_numbers(model, curves: dict, one_shot_loss: float, iterative_loss: flo
         "lt_dense_final": f"{lottery_runs['dense'][-1].metrics['val_loss']:.2f}",
         "lt_verdict": lottery_verdict(ticket[early].metrics["val_loss"], ticket[-1].metrics["val_loss"],
                                       reinit_early, reinit_final),
+    }
+
+
+def storage_numbers(matrix_shape, storage: dict) -> dict[str, str]:
+    """Chapter 5, the bytes of a pruned matrix: the formats' break-even sparsities and CSR at 50%."""
+    rows, cols = matrix_shape
+    return {
         "csr_breakeven": pct(1 - (4 * rows * cols - 8 * (rows + 1)) / 12 / (rows * cols)),
         "coo_breakeven": pct(1 - 4 / 20),
         "csr_50_ratio": pct(storage[0.5]["CSR"] / storage[0.5]["dense"]),
+    }
+
+
+def timing_numbers(times: dict, sparsities) -> dict[str, str]:
+    """Chapter 5, the timed multiplies (`timing.compare_seconds`): what the zeros saved, or did not."""
+    base = times["dense with zeros", 0.0]
+    return {
         "dense_50_ratio": pct(times["dense with zeros", 0.5] / base),
         "csr_50_ratio_time": pct(times["sparse CSR", 0.5] / base),
         "csr_crossover": csr_crossover(times, sparsities),

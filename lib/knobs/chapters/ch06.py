@@ -17,7 +17,7 @@ from torch.nn.utils import parametrize
 from knobs import data, models, train
 from knobs import numformats
 from knobs import quantize as Q
-from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, TITLE_SIZE, style_axes
+from knobs.figures import LEGEND_SIZE, PALETTE, TICK_SIZE, TITLE_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import LossView, PredictionsView, View
 from knobs.validate import ArgumentTypeError, check_axes, check_choice, check_int, check_number, fail
@@ -115,6 +115,7 @@ class GridHistogramView(View):
         self.float_stairs.set_data(counts)
         self.q_stairs.set_data(qcounts)
         self.lines.set_segments([[(g, 0), (g, self.top)] for g in grid])
+        self.lines.set_alpha(min(0.6, 8 / max(len(grid), 1)))  # 256 levels at 8 bits: a light tint, not a wall
         return redraw
 
     def describe(self, snap):
@@ -170,10 +171,10 @@ class ReferencePredictionsView(PredictionsView):
 
     def update(self, snap, history):
         first = not hasattr(self, "ticks")
-        if first:
+        if first:  # the float model's answer: drawn after the bars every frame, so a longer bar never hides it
             ref = snap.info["reference"][self.context]
-            self.ticks = self.ax.plot([ref[w] for w in self.words], range(len(self.words)), "|", color="black",
-                                      ms=14, mew=2)  # the float model's answer, drawn once into the background
+            self.ticks = self._keep(*self.ax.plot([ref[w] for w in self.words], range(len(self.words)), "|",
+                                                  color="black", ms=16, mew=2.5))
         super().update(snap, history)
         return first
 
@@ -195,10 +196,11 @@ def quantization_lab() -> Lab:
         run=quantization_run,
         views=[lambda: GridHistogramView(),
                lambda: ErrorBitsView(),
-               lambda: LossView(("val_loss", "fp32_val_loss"), title="validation loss", ylabel="cross-entropy"),
+               lambda: LossView(("val_loss", "fp32_val_loss"), title="validation loss", ylabel="cross-entropy",
+                                legend="lower right"),  # the curves sit high: the lower right is free
                lambda: ReferencePredictionsView(CONTEXT, data.likely_next_words(CONTEXT))],
-        # every=2: a live frame trains two QAT steps (the 16.7 ms frame budget); twin frames at steps 0, 36, 72, 108
-        steps=108, every=2, twin_frames=4, figsize=(11, 2.6),
+        # every=2: a live frame trains two QAT steps (the 16.7 ms frame budget); twin frames every 18 steps
+        steps=108, every=2, twin_frames=7,
     )
 
 
@@ -210,7 +212,12 @@ FIELD_COLORS = {"sign": PALETTE[5], "exponent": PALETTE[0], "mantissa": PALETTE[
 
 
 def draw_formats(ax, names=numformats.FORMATS) -> None:
-    """One row of boxes per number format: sign, exponent and mantissa bits (integers: sign and magnitude)."""
+    """One row of boxes per number format: sign, exponent and mantissa bits (integers: sign and magnitude).
+
+    Each box holds its number of bits; the colours are named in a legend above (a box of 1 bit is too narrow
+    for its name at the book's text size).
+    """
+    shown = {}
     check_axes("ax", ax)
     if not isinstance(names, (tuple, list)):
         fail("names", "a tuple of number formats", names, ArgumentTypeError)
@@ -222,15 +229,20 @@ def draw_formats(ax, names=numformats.FORMATS) -> None:
                                   if fmt.kind == "float" else [("magnitude", fmt.mantissa_bits)])
         start = 0
         for field, width in fields:
-            ax.barh(row, width, left=start, height=0.7, color=FIELD_COLORS[field], edgecolor="white", lw=0.5)
-            if width >= 3:
-                ax.text(start + width / 2, row, f"{field} {width}", ha="center", va="center", fontsize=7, color="white")
+            shown[field] = ax.barh(row, width, left=start, height=0.72, color=FIELD_COLORS[field], edgecolor="white",
+                                   lw=0.8, label=field)
+            if width >= 2:
+                ax.text(start + width / 2, row, str(width), ha="center", va="center", fontsize=TICK_SIZE,
+                        color="white", fontweight="bold")
             start += width
-        ax.text(start + 0.4, row, f"{fmt.bits} bits", va="center", fontsize=LABEL_SIZE)
+        ax.text(start + 0.5, row, f"{fmt.bits} bits", va="center", fontsize=TICK_SIZE)
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
-    ax.set_xlim(0, 36)
+    ax.set_xlim(0, 39)
+    ax.set_xticks([0, 8, 16, 24, 32])
     ax.set_xlabel("bits (most significant first)")
+    ax.legend(shown.values(), shown.keys(), loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False,
+              fontsize=LEGEND_SIZE, handlelength=1.0, columnspacing=1.0)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 

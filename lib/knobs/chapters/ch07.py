@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from knobs import data, scale, stacked, sweep as sweeps
-from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, style_axes
+from knobs.figures import (CONTENT_WIDTH, LABEL_SIZE, LEGEND_SIZE, MUTED, PALETTE, PHONE_WIDTH, TICK_SIZE, book_style,
+                           inches, style_axes)
 from knobs.lab import Choice, Lab
 from knobs.lab.views import View
 from knobs.runtime import one_thread, static_mode
@@ -53,6 +54,18 @@ def entropy_floor() -> float:
     return scale.conditional_entropy(data.load_corpus("farm_more").tokens, scale_data().context)
 
 
+def compared_shapes(budget_shape: int = 32) -> list[dict]:
+    """Chapter 7's five shapes with (nearly) the parameter count of the sweep's `budget_shape` model, that one first."""
+    d = scale_data()
+    V, c = len(d.vocab), d.context
+    budget = scale.lm_parameter_count(V, c, **SHAPES[budget_shape])
+    shapes = [SHAPES[budget_shape]]
+    for embed_dim, layers in ((2, 1), (32, 1), (0, 1), (16, 4)):
+        shapes.append({"embed_dim": embed_dim, "layers": layers,
+                       "hidden": scale.width_for_budget(budget, V, c, embed_dim, layers)})
+    return shapes
+
+
 def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> sweeps.SweepResult:
     """Five shapes with (nearly) the same parameter count, trained on 8 farms with the sweep's recipe."""
     check_choice("budget_shape", budget_shape, tuple(SHAPES))
@@ -61,15 +74,18 @@ def shape_comparison(budget_shape: int = 32, progress: bool | None = None) -> sw
     key = ("shapes", budget_shape)
     if key not in _cache:
         d = scale_data()
-        V, c = len(d.vocab), d.context
-        budget = scale.lm_parameter_count(V, c, **SHAPES[budget_shape])
-        shapes = [SHAPES[budget_shape]]
-        for embed_dim, layers in ((2, 1), (32, 1), (0, 1), (16, 4)):
-            shapes.append({"embed_dim": embed_dim, "layers": layers,
-                           "hidden": scale.width_for_budget(budget, V, c, embed_dim, layers)})
-        _cache[key] = sweeps.capacity_sweep(d, shapes, {"8 farms": d.sizes["8 farms"]}, steps=STEPS, lr=LR,
-                                           batch_size=BATCH, every=RECORD_EVERY, progress=progress)
+        _cache[key] = sweeps.capacity_sweep(d, compared_shapes(budget_shape), {"8 farms": d.sizes["8 farms"]},
+                                           steps=STEPS, lr=LR, batch_size=BATCH, every=RECORD_EVERY,
+                                           progress=progress)
     return _cache[key]
+
+
+def shape_numbers(budget_shape: int = 32) -> dict[str, str]:
+    """What chapter 7's prose says of the compared shapes before it trains them: the base shape, how equal the counts are."""
+    d = scale_data()
+    shapes = compared_shapes(budget_shape)
+    counts = np.array([scale.lm_parameter_count(len(d.vocab), d.context, **s) for s in shapes])
+    return {"base_shape": sweeps.shape_label(shapes[0]), "shape_tolerance": f"{np.abs(counts / counts[0] - 1).max():.1%}"}
 
 
 # ---- the lab -------------------------------------------------------------------------------
@@ -103,7 +119,7 @@ def chosen_run(values, steps, every):
 class SweepCurvesView(View):
     """Validation loss against step: the sweep's runs on this data in grey, the chosen run in colour."""
 
-    title = "learning curves (grey: every size of the sweep)"
+    title = "learning curves (grey: every size)"
 
     def setup(self, ax, total_steps):
         self.ax, self.sweep, self.drawn = ax, scale_sweep(progress=False), False
@@ -160,8 +176,8 @@ class CapacityView(View):
         ax.set_xlabel("parameters", fontsize=LABEL_SIZE)
         floor = entropy_floor()
         ax.axhline(floor, color="#555555", lw=0.8, ls=":")
-        ax.annotate(f"best possible ≈ {floor:.2f}", (ax.get_xlim()[0], floor), fontsize=6, color="#555555",
-                    xytext=(3, -8), textcoords="offset points")
+        ax.annotate(f"best possible ≈ {floor:.2f}", (ax.get_xlim()[0], floor), fontsize=TICK_SIZE, color=MUTED,
+                    xytext=(3, -4), textcoords="offset points", va="top")
         self.val_dot = self._keep(ax.plot([], [], "o", ms=9, color=PALETTE[0], mec="black", zorder=5)[0])
         self.train_dot = self._keep(ax.plot([], [], "o", ms=7, mfc="white", color=PALETTE[0], zorder=5)[0])
 
@@ -205,7 +221,7 @@ def scale_lab() -> Lab:
         ],
         run=chosen_run,
         views=[SweepCurvesView, CapacityView],
-        steps=STEPS, every=4, twin_frames=3, figsize=(10, 3.2),
+        steps=STEPS, every=4, twin_frames=3,
     )
 
 
@@ -220,7 +236,8 @@ def plot_capacity(sweep: sweeps.SweepResult, floor: float):
     check_number("floor", floor)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    with book_style():
+        fig, axes = plt.subplots(1, 2, figsize=(inches(CONTENT_WIDTH - 8), 3.9), sharey=True)
     for k, size in enumerate(sweep.sizes):
         color = DATA_COLORS.get(size, PALETTE[7])
         best = sweep.best(size)
@@ -228,19 +245,17 @@ def plot_capacity(sweep: sweeps.SweepResult, floor: float):
                      f"({sweep.sizes[size]:,} pairs)")
         axes[0].plot(sweep.n_params[best], sweep.final_val[best, k], "*", ms=14, color=color, mec="black")
         axes[1].plot(sweep.n_params, sweep.final_train[:, k], "-o", ms=3.5, color=color)
-    for ax, title in zip(axes, ("validation loss (new sentences)", "training loss (the sentences it trained on)")):
+    for ax, title in zip(axes, ("validation loss (new sentences)", "training loss (seen sentences)")):
+        style_axes(ax, title, xlabel="parameters")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.axhline(floor, color="#555555", lw=0.8, ls=":")
+        ax.axhline(floor, color=MUTED, lw=0.8, ls=":")
         ax.set_yticks([0.3, 0.5, 0.7, 1, 1.5, 2], ["0.3", "0.5", "0.7", "1", "1.5", "2"])
         ax.minorticks_off()
-        ax.set_xlabel("parameters")
-        ax.set_title(title, fontsize=10)
-    axes[0].set_ylabel("loss after training (nats per word)")
-    axes[0].legend(fontsize=8, title="training data", title_fontsize=LABEL_SIZE)
-    axes[1].annotate(f"best possible ≈ {floor:.2f}", (sweep.n_params[0], floor), xytext=(0, 4),
-                     textcoords="offset points", fontsize=8, color="#555555")
-    fig.tight_layout()
+    axes[0].set_ylabel("loss after training (nats per word)", fontsize=LABEL_SIZE)
+    axes[0].legend(fontsize=LEGEND_SIZE, title="training data", title_fontsize=LEGEND_SIZE, loc="lower left")
+    axes[1].annotate(f"best possible ≈ {floor:.2f}", (sweep.n_params[0], floor), xytext=(0, -4),
+                     textcoords="offset points", fontsize=TICK_SIZE, color=MUTED, va="top")
     return fig
 
 
@@ -250,18 +265,18 @@ def plot_shapes(result: sweeps.SweepResult, floor: float):
     check_number("floor", floor)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 2.6))
+    with book_style():
+        fig, ax = plt.subplots(figsize=(inches(PHONE_WIDTH - 8), 3.3))
     order = np.argsort(result.final_val[:, 0])
-    labels = [f"{result.labels[i]}  ({result.n_params[i]:,})" for i in order]
+    labels = [f"{result.labels[i]}\n({result.n_params[i]:,} parameters)" for i in order]
     ax.barh(range(len(order)), result.final_val[order, 0], color=PALETTE[0])
-    ax.set_yticks(range(len(order)), labels, fontsize=LABEL_SIZE)
+    style_axes(ax, xlabel=f"validation loss on {list(result.sizes)[0]}\n(lower is better)")
+    ax.set_yticks(range(len(order)), labels, fontsize=TICK_SIZE)
     ax.invert_yaxis()
-    ax.axvline(floor, color="#555555", lw=0.8, ls=":")
-    ax.set_xlim(floor - 0.1, result.final_val.max() + 0.05)
-    ax.set_xlabel(f"validation loss after training on {list(result.sizes)[0]} (lower is better)")
+    ax.axvline(floor, color=MUTED, lw=0.8, ls=":")
+    ax.set_xlim(floor - 0.1, result.final_val.max() + 0.09)
     for y, i in enumerate(order):
-        ax.text(result.final_val[i, 0] + 0.005, y, f"{result.final_val[i, 0]:.3f}", va="center", fontsize=LABEL_SIZE)
-    fig.tight_layout()
+        ax.text(result.final_val[i, 0] + 0.005, y, f"{result.final_val[i, 0]:.3f}", va="center", fontsize=TICK_SIZE)
     return fig
 
 
@@ -271,18 +286,18 @@ def plot_compute(sweep: sweeps.SweepResult, size: str = "8 farms"):
     import matplotlib.pyplot as plt
 
     k = sweep.size_index(size)
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    with book_style():
+        fig, ax = plt.subplots(figsize=(inches(PHONE_WIDTH - 8), 4.4))
     colors = plt.get_cmap("viridis")(np.linspace(0.9, 0.0, len(sweep.shapes)))  # small: yellow-green, big: purple
     for s in range(len(sweep.shapes)):
         flops = 6.0 * sweep.n_params[s] * sweep.steps[1:] * sweep.batch_size
         ax.plot(flops, sweep.val[s, k, 1:], color=colors[s], lw=1.8, label=f"{sweep.n_params[s]:,}")
+    style_axes(ax, f"{size}: the best size for a budget",
+               xlabel="training compute so far (FLOPs):\n6 × parameters × pairs processed", ylabel="validation loss")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_yticks([0.7, 1, 1.5, 2, 3], ["0.7", "1", "1.5", "2", "3"])
     ax.minorticks_off()
-    ax.set_xlabel("training compute so far: 6 × parameters × pairs processed (FLOPs)")
-    ax.set_ylabel("validation loss")
-    ax.set_title(f"{size}: which size is best for a given compute budget?", fontsize=10)
-    ax.legend(title="parameters", fontsize=7, title_fontsize=7, ncol=2)
-    fig.tight_layout()
+    ax.legend(title="parameters", fontsize=LEGEND_SIZE, title_fontsize=LEGEND_SIZE, ncol=2, columnspacing=0.8,
+              handlelength=1.2)
     return fig

@@ -53,7 +53,7 @@ def fine_tuning_lab() -> Lab:
         views=[lambda: ChangeBarsView(),
                lambda: LossView(("test_loss", "old_loss"), title="loss: new style vs original corpus"),
                lambda: LossView(("test_acc",), title="next-word accuracy, new style", ylabel="accuracy")],
-        steps=100, every=5, twin_frames=6, figsize=(11.5, 2.8),
+        steps=100, every=2, twin_frames=11,  # every=2: 50 live frames, paced over 4 s
     )
 
 

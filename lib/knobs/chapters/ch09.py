@@ -30,7 +30,7 @@ def bias_lab() -> Lab:
         views=[bias_view,
                lambda: PredictionsView("farmer said", ["he", "she"]),
                lambda: LossView(("train_loss", "farm_loss"), title="loss (farm_loss: the cost)")],
-        steps=300, every=5, twin_frames=6, figsize=(11.5, 2.7),
+        steps=300, every=5, twin_frames=11,
     )
 
 

@@ -135,7 +135,8 @@ class Lab:
     steps: int = 300
     every: int = 10  # training steps per live frame
     twin_frames: int = 7  # frames per control setting in the static twin
-    figsize: tuple | None = None
+    panel_size: tuple | None = None  # (width, height) in CSS px of every view's panel (None: each view's own size)
+    play_seconds: float = 4.0  # Play shows a whole run in about this long (live and twin), at normal speed
     fps: float = 30.0  # live redraws per second, at most
     status: str = field(default="", init=False)
 
@@ -151,8 +152,10 @@ class Lab:
         check_int("steps", self.steps, 1)
         check_int("every", self.every, 1)
         check_int("twin_frames", self.twin_frames, 2)
-        if self.figsize is not None and (not isinstance(self.figsize, (tuple, list)) or len(self.figsize) != 2):
-            fail("figsize", "a pair (width, height) in inches, or None", self.figsize)
+        if self.panel_size is not None and (not isinstance(self.panel_size, (tuple, list)) or len(self.panel_size) != 2
+                                            or not all(isinstance(s, int) and s > 0 for s in self.panel_size)):
+            fail("panel_size", "a pair (width, height) of CSS px, or None", self.panel_size)
+        check_number("play_seconds", self.play_seconds, 0, 600, low_open=True)
         check_number("fps", self.fps, 0, 120, low_open=True)
 
     # ---- the engine both faces share -------------------------------------------------
@@ -174,7 +177,7 @@ class Lab:
         self.values = self.validated(values)
         if "steps" in self.values:  # a "steps" knob sets the run's length
             self.steps = int(self.values["steps"])
-        self.renderer = Renderer([make() for make in self.views], self.steps, self.figsize)
+        self.renderer = Renderer([make() for make in self.views], self.steps, self.panel_size)
         self.history, self.snapshot, self.finished, self.status = History(), None, False, ""
         self._run = self.run(dict(self.values), steps=self.steps, every=every or self.every)
         self.advance()
@@ -203,14 +206,31 @@ class Lab:
     def redraw(self) -> None:
         self.renderer.draw(self.snapshot, self.history, alert=self.status.split(":")[0] if self.status else "")
 
-    def describe(self) -> str:
-        """Alt text of the current frame: the settings, the step and what each view shows."""
+    def summary(self) -> str:
+        """The current frame in one line: the settings, the step, and why the run stopped if it did."""
         settings = ", ".join(f"{c.label} {c.fmt.format(self.values[c.name])}" for c in self.controls)
-        views = " ".join(v.describe(self.snapshot) for v in self.renderer.views)
-        return f"{self.title}. {settings}. Step {self.snapshot.step} of {self.steps}. {views} {self.status}".strip()
+        return f"{settings}. Step {self.snapshot.step} of {self.steps}. {self.status}".strip()
+
+    def panel_descriptions(self) -> list[str]:
+        """Alt text of each panel: what its view shows now."""
+        return [v.describe(self.snapshot) for v in self.renderer.views]
+
+    def describe(self) -> str:
+        """The whole frame described: the title, the summary and what each panel shows."""
+        return f"{self.title}. {self.summary()} " + " ".join(self.panel_descriptions())
 
     def frame(self, fmt: str = "jpeg") -> bytes:
+        """All panels of the current frame in one image, side by side (scripts and tests)."""
         return self.renderer.encode(fmt)
+
+    def changed_panels(self, fmt: str = "jpeg") -> dict[int, bytes]:
+        """{panel index: encoded image} of the panels that changed since the last call (what the live face sends)."""
+        return {i: self.renderer.panels[i].encode(fmt) for i in self.renderer.changed_panels()}
+
+    def frame_interval(self, speed: float = 1.0) -> float:
+        """Seconds between live frames so that Play shows the whole run in play_seconds / speed."""
+        frames = max(1, math.ceil(self.steps / self.every))
+        return max(1.0 / self.fps, self.play_seconds / speed / frames)
 
     def twin_steps(self) -> list[int]:
         """The steps at which the static twin keeps a frame: evenly spaced from 0 to the end of the run."""
@@ -254,16 +274,18 @@ def frame_steps(steps: int, n_frames: int) -> list[int]:
 
 
 def time_frames(lab: Lab, n: int = 30, values: dict | None = None) -> list[float]:
-    """Milliseconds per live frame (train a chunk + redraw + encode), for the benchmark."""
+    """Milliseconds per live frame (train a chunk + redraw + encode the panels that changed), for the benchmark."""
     check_instance("lab", lab, Lab, "a Lab")
     check_int("n", n, 1)
     lab.reset(values)
+    lab.changed_panels()
     times = []
     while len(times) < n:
         if lab.finished:
             lab.reset(values)
+            lab.changed_panels()
         start = time.perf_counter()
         lab.advance()
-        lab.frame("jpeg")
+        lab.changed_panels("jpeg")
         times.append((time.perf_counter() - start) * 1e3)
     return times

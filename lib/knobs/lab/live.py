@@ -1,9 +1,12 @@
-"""The live face of a lab: ipywidgets controls, Play / Pause / Step / Reset, one image.
+"""The live face of a lab: ipywidgets controls, Play / Pause / Step / Reset and a speed, one image per panel.
 
-Training runs on a background thread in chunks of `lab.every` steps, so a
-click on Pause (handled by the kernel's main thread) takes effect after at
-most one chunk. Each frame is blitted and encoded by the lab's Renderer and
-pushed as JPEG bytes into an Image widget: no figure is re-created.
+Training runs on a background thread in chunks of `lab.every` steps, so a click on Pause (handled
+by the kernel's main thread) takes effect after at most one chunk. Play is paced so that a whole
+run takes about `lab.play_seconds` at normal speed (slow: twice as long; fast: half), however
+cheap the chunks are: a learner can follow the parameters move. Each frame is blitted by the
+lab's Renderer; only the panels whose pixels changed are encoded (JPEG at 2 pixels per CSS px,
+sharp on a retina screen) and sent to their Image widget, shown at its CSS size. The panels wrap:
+side by side where the notebook is wide, one under another where it is narrow.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import ipywidgets as w
 from knobs.lab.lab import Lab
 from knobs.validate import check_instance
 
+SPEEDS = {"slow": 0.5, "normal": 1.0, "fast": 2.0, "fastest": None}  # None: as fast as the frames can be drawn
+
 
 class LiveLab:
     def __init__(self, lab):
@@ -25,13 +30,24 @@ class LiveLab:
         self.play_button = w.Button(description="Play", icon="play", tooltip="Train continuously")
         self.step_button = w.Button(description="Step", icon="step-forward", tooltip=f"Train {lab.every} steps")
         self.reset_button = w.Button(description="Reset", icon="undo", tooltip="Start again from step 0")
-        self.image = w.Image(format="jpeg")
+        self.speed = w.Dropdown(description="speed", options=list(SPEEDS), value="normal",
+                                style={"description_width": "initial"}, layout=w.Layout(width="11em"))
+        lab.reset(self.values())  # the first run: its renderer knows the panels' sizes
+        self.images = [w.Image(format="jpeg", layout=w.Layout(width=f"{width}px", max_width="100%", height="auto",
+                                                               margin="0 8px 8px 0"))
+                       for width, _ in lab.renderer.css_sizes()]
+        self.image = self.images[0]  # the first panel (what a script that expects one image gets)
+        self.description = w.HTML()
         self.status = w.HTML()
         self.widget = w.VBox([
             w.HTML(f"<b>{html.escape(lab.title)}</b>"),
-            w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap")),
-            w.HBox([self.play_button, self.step_button, self.reset_button]),
-            self.image, self.status,
+            w.GridBox(list(self.controls.values()),
+                      layout=w.Layout(grid_template_columns="repeat(auto-fill, minmax(300px, 1fr))",
+                                      grid_gap="2px 16px")),
+            w.HBox([self.play_button, self.step_button, self.reset_button, self.speed],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            w.Box(self.images, layout=w.Layout(display="flex", flex_flow="row wrap", align_items="flex-start")),
+            self.description, self.status,
         ])
         self._lock = threading.Lock()
         self._playing = False
@@ -42,7 +58,7 @@ class LiveLab:
         self.play_button.on_click(self._on_play)
         self.step_button.on_click(lambda _: self.step())
         self.reset_button.on_click(lambda _: self.reset())
-        self.reset()
+        self._push()  # the step-0 frame of the run started above
 
     # ---- actions (also what tests call) ---------------------------------------------
     def values(self) -> dict:
@@ -82,6 +98,11 @@ class LiveLab:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def interval(self) -> float:
+        """Seconds between frames while playing, at the chosen speed."""
+        speed = SPEEDS[self.speed.value]
+        return 1.0 / self.lab.fps if speed is None else self.lab.frame_interval(speed)
+
     # ---- plumbing ----------------------------------------------------------------
     def _on_play(self, _button) -> None:
         self.pause() if self._playing else self.play()
@@ -95,22 +116,30 @@ class LiveLab:
             self.play()
 
     def _loop(self) -> None:
-        interval = 1.0 / self.lab.fps
         try:
             while self._playing:
                 started = time.perf_counter()
                 if not self.step():
                     break
-                time.sleep(max(0.0, interval - (time.perf_counter() - started)))
+                time.sleep(max(0.0, self.interval() - (time.perf_counter() - started)))
         except Exception as error:  # never let a thread die silently with a traceback
             self._show_status(f"The lab stopped unexpectedly: {error}", warning=True)
         finally:
             self.pause()
+            self._describe()
 
     def _push(self) -> None:
-        self.image.value = self.lab.frame("jpeg")
+        for i, data in self.lab.changed_panels("jpeg").items():
+            self.images[i].value = data
         self.frames_drawn += 1
         self._show_status(self.lab.status, warning=bool(self.lab.status))
+        if not self._playing:  # while playing, the description would change faster than anyone can read it
+            self._describe()
+
+    def _describe(self) -> None:
+        if self.lab.snapshot is not None:
+            self.description.value = (f"<details><summary>Describe this picture</summary>"
+                                      f"{html.escape(self.lab.describe())}</details>")
 
     def _show_status(self, text: str, warning: bool = False) -> None:
         if warning:

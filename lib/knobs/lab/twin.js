@@ -1,81 +1,110 @@
-// Player for a knobs static twin: builds labelled controls, swaps precomputed frames.
+// Player for a knobs static twin: builds labelled controls, swaps precomputed panel layers.
 (function () {
+  var SPEEDS = [["slow", 0.5], ["normal", 1], ["fast", 2]];
   function build(root) {
     if (root.dataset.ready) return;
     root.dataset.ready = "1";
     var data = JSON.parse(root.querySelector(".knobs-twin-data").textContent);
-    var panel = root.querySelector(".knobs-twin-controls");
-    var img = root.querySelector(".knobs-twin-frame");
+    var knobs = root.querySelector(".knobs-twin-controls");
+    var player = root.querySelector(".knobs-twin-player");
+    var panels = root.querySelectorAll(".knobs-twin-panel");
     var status = root.querySelector(".knobs-twin-status");
+    var description = root.querySelector(".knobs-twin-description");
     var state = data.defaults.slice();
-    var step = 0, timer = null, uid = root.id;
+    var step = 0, timer = null, speed = 1, uid = root.id, made = 0;
 
     function add(tag, attrs, parent) {
       var el = document.createElement(tag);
       for (var k in attrs) el.setAttribute(k, attrs[k]);
-      (parent || panel).appendChild(el);
+      parent.appendChild(el);
       return el;
     }
-    function slider(label, n, value, onchange, values) {
-      var id = uid + "-" + panel.children.length;
-      var box = add("span", { "class": "knobs-twin-knob" });
-      var lab = add("label", { "for": id }, box);
-      lab.textContent = label + " ";
-      var input = add("input", { type: "range", id: id, min: 0, max: n - 1, step: 1, value: value }, box);
+    function newId() { made += 1; return uid + "-" + made; }
+    function slider(parent, label, values, value, onchange) {
+      var id = newId();
+      var box = add("div", { "class": "knobs-twin-knob" }, parent);
+      add("label", { "for": id }, box).textContent = label + " ";
+      var input = add("input", { type: "range", id: id, min: 0, max: values.length - 1, step: 1, value: value }, box);
       var out = add("output", { "for": id }, box);
       function sync() {
-        var v = values ? values[input.value] : input.value;
+        var v = values[input.value];
         out.textContent = v;
         input.setAttribute("aria-valuetext", label + " " + v);
       }
       input.addEventListener("input", function () { onchange(+input.value); sync(); });
+      // as wide as the widest value, so the layout never jumps (or spills) as the knob moves
+      var widest = 0;
+      values.forEach(function (v) { out.textContent = v; widest = Math.max(widest, out.scrollWidth); });
+      out.style.minWidth = Math.ceil(widest) + "px";
       sync();
       return { input: input, sync: sync };
     }
-    function select(label, values, value, onchange) {
-      var id = uid + "-" + panel.children.length;
-      var box = add("span", { "class": "knobs-twin-knob" });
+    function select(parent, label, values, value, onchange) {
+      var id = newId();
+      var box = add("div", { "class": "knobs-twin-knob" }, parent);
       add("label", { "for": id }, box).textContent = label + " ";
       var sel = add("select", { id: id }, box);
-      values.forEach(function (v, i) { var o = add("option", { value: i }, sel); o.textContent = v; });
+      values.forEach(function (v, i) { add("option", { value: i }, sel).textContent = v; });
       sel.value = value;
       sel.addEventListener("change", function () { onchange(+sel.value); });
     }
+    function current() { return data.frames[state.join(",")][step]; }
     function show() {
-      var frame = data.frames[state.join(",")][step];
-      img.src = frame[0];
-      img.alt = frame[1];
-      status.textContent = frame[1];
+      var frame = current();
+      frame.img.forEach(function (layers, i) {
+        var img = panels[i].querySelector("img");
+        panels[i].style.backgroundImage = "url(" + data.images[layers[0]] + ")";
+        img.src = data.images[layers[1]];
+        img.alt = frame.alt[i];
+      });
+      status.textContent = frame.text;
+      description.textContent = data.title + ". " + frame.text + " " + frame.alt.join(" ");
     }
     data.controls.forEach(function (c, i) {
       var set = function (v) { state[i] = v; show(); };
       var numeric = c.values.every(function (v) { return !isNaN(parseFloat(v)); });
       if (c.values.length === 1) {
         // fixed in the precomputed twin: say so instead of showing a control that does nothing
-        add("span", { "class": "knobs-twin-fixed" }).textContent = c.label + " " + c.values[0] + " (change it in the live lab)";
-      } else if (numeric) slider(c.label, c.values.length, state[i], set, c.values);
-      else select(c.label, c.values, state[i], set);
+        add("p", { "class": "knobs-twin-fixed" }, knobs).textContent = c.label + " " + c.values[0] + " (change it in the live lab)";
+      } else if (numeric) slider(knobs, c.label, c.values, state[i], set);
+      else select(knobs, c.label, c.values, state[i], set);
     });
-    var stepper = slider("Step", data.steps.length, 0, function (v) { step = v; show(); }, data.steps);
-    var play = add("button", { type: "button", "class": "knobs-twin-play" });
+    var stepper = slider(player, "Step", data.steps, 0, function (v) { step = v; show(); });
+    var buttons = add("div", { "class": "knobs-twin-buttons" }, player);
+    var play = add("button", { type: "button", "class": "knobs-twin-play" }, buttons);
     play.textContent = "Play";
+    var reset = add("button", { type: "button", "class": "knobs-twin-reset" }, buttons);
+    reset.textContent = "Reset";
+    var speedId = newId();
+    var speedBox = add("span", { "class": "knobs-twin-speed" }, buttons);
+    add("label", { "for": speedId }, speedBox).textContent = "speed";
+    var speedSelect = add("select", { id: speedId, "class": "knobs-twin-speed-select" }, speedBox);
+    SPEEDS.forEach(function (s, i) { add("option", { value: i }, speedSelect).textContent = s[0]; });
+    speedSelect.value = 1;
+
+    function interval() {  // Play shows the whole run in play_seconds (at normal speed)
+      return Math.max(60, 1000 * data.play_seconds / Math.max(1, data.steps.length - 1) / speed);
+    }
+    function tick() {
+      step += 1;
+      stepper.input.value = step; stepper.sync(); show();
+      if (step >= data.steps.length - 1) stop();
+    }
     function stop() {
       clearInterval(timer); timer = null; play.textContent = "Play";
-      status.setAttribute("aria-live", "polite"); status.textContent = img.alt;  // announce where it stopped
+      status.setAttribute("aria-live", "polite"); status.textContent = current().text;  // announce where it stopped
     }
     play.addEventListener("click", function () {
       if (timer) return stop();
       if (step === data.steps.length - 1) step = 0;
       play.textContent = "Pause";
       status.setAttribute("aria-live", "off");  // a screen reader would otherwise read every frame while it plays
-      timer = setInterval(function () {
-        step += 1;
-        stepper.input.value = step; stepper.sync(); show();
-        if (step >= data.steps.length - 1) stop();
-      }, 600);
+      timer = setInterval(tick, interval());
     });
-    var reset = add("button", { type: "button", "class": "knobs-twin-reset" });
-    reset.textContent = "Reset";
+    speedSelect.addEventListener("change", function () {
+      speed = SPEEDS[+speedSelect.value][1];
+      if (timer) { clearInterval(timer); timer = setInterval(tick, interval()); }
+    });
     reset.addEventListener("click", function () { stop(); step = 0; stepper.input.value = 0; stepper.sync(); show(); });
     show();
   }

@@ -19,7 +19,8 @@ from matplotlib import font_manager
 from matplotlib.artist import Artist
 from PIL import Image, ImageDraw, ImageFont
 
-from knobs.figures import DIVERGING_CMAP, LEGEND_SIZE, PALETTE, style_axes
+from knobs.data import display_word
+from knobs.figures import DIVERGING_CMAP, LEGEND_SIZE, PALETTE, PANEL_HEIGHT, PANEL_WIDTH, TICK_SIZE, style_axes
 from knobs.validate import (ArgumentTypeError, check_axes, check_bool, check_instance, check_int, check_number,
                             check_strings, check_text, fail)
 
@@ -39,6 +40,7 @@ class History:
 
 class View:
     title = ""
+    size = (PANEL_WIDTH, PANEL_HEIGHT)  # CSS px of the view's panel (knobs.figures' display rule)
 
     def __init__(self):
         self.artists: list = []
@@ -57,6 +59,23 @@ class View:
             artist.set_animated(True)
             self.artists.append(artist)
         return artists[0] if len(artists) == 1 else artists
+
+
+def heatmap_mesh(ax, values, cmap=DIVERGING_CMAP, limit: float = 1.0):
+    """A matrix as coloured cells, row 0 at the top (like imshow), cell (i, j) centred at (j + 0.5, i + 0.5).
+
+    A QuadMesh rather than imshow: a frame redraws it ~8x faster at the book's 2 pixels per CSS px
+    (imshow resamples the whole image; a mesh fills a few hundred rectangles).
+    """
+    check_axes("ax", ax)
+    values = np.asarray(values.detach() if hasattr(values, "detach") else values)  # a tensor or an array
+    if values.ndim != 2:
+        fail("values", "a matrix (2-D array or tensor)", values)
+    check_number("limit", limit, 0, low_open=True)
+    mesh = ax.pcolormesh(values, cmap=cmap, vmin=-limit, vmax=limit, antialiased=False, edgecolors="none")
+    ax.set_xlim(0, values.shape[1])
+    ax.set_ylim(values.shape[0], 0)
+    return mesh
 
 
 class HeatmapView(View):
@@ -82,13 +101,12 @@ class HeatmapView(View):
         peak = float(np.abs(values).max()) or 1.0
         if self.image is None:
             self.limit = self.limit or 1.5 * peak
-            self.image = self._keep(self.ax.imshow(values, cmap=DIVERGING_CMAP, vmin=-self.limit, vmax=self.limit,
-                                                   aspect="auto", interpolation="nearest"))
+            self.image = self._keep(heatmap_mesh(self.ax, values, limit=self.limit))
             return True
         if peak > self.limit:  # rescale colours, not axes: no full redraw needed
             self.limit = 1.5 * peak
             self.image.set_clim(-self.limit, self.limit)
-        self.image.set_data(values)
+        self.image.set_array(values)
         return False
 
     def describe(self, snap):
@@ -254,7 +272,7 @@ class PredictionsView(View):
         self.ax = ax
         style_axes(ax, self.title, xlabel="probability")
         ax.set_xlim(0, 1)
-        ax.set_yticks(range(len(self.words)), self.words, fontsize=LEGEND_SIZE + 1)
+        ax.set_yticks(range(len(self.words)), [display_word(w) for w in self.words], fontsize=TICK_SIZE)
         ax.invert_yaxis()
         self.bars = self._keep(*ax.barh(range(len(self.words)), [0] * len(self.words), color=PALETTE[2]).patches)
 
@@ -267,7 +285,8 @@ class PredictionsView(View):
     def describe(self, snap):
         probs = snap.info["probs"][self.context]
         top = sorted(probs.items(), key=lambda item: -item[1])[:3]
-        return f"After “{self.context}” the model gives " + ", ".join(f"{w} {p:.0%}" for w, p in top) + "."
+        return (f"After “{self.context}” the model gives "
+                + ", ".join(f"{display_word(w)} {p:.0%}" for w, p in top) + ".")
 
 
 # ---- text labels that cost almost nothing per frame ----------------------------------------------
@@ -289,13 +308,13 @@ class WordLabels(Artist):
     skipped (its marker stays). Add it with `ax.add_artist`, move it with `set_positions(xy)`.
     """
 
-    def __init__(self, ax, texts, fontsize: float = 7, color: str = "#222222"):
+    def __init__(self, ax, texts, fontsize: float = TICK_SIZE, color: str = "#222222"):
         super().__init__()
         check_axes("ax", ax)
         check_strings("texts", texts)
         check_number("fontsize", fontsize, 0, 100, low_open=True)
         check_text("color", color)
-        self.axes = ax
+        self.axes, self.fontsize = ax, fontsize
         self.set_figure(ax.figure)
         size_px = max(6, round(fontsize * ax.figure.dpi / 72))
         self.sprites = [_label_sprite(t, size_px, color) for t in texts]

@@ -20,7 +20,7 @@ import time
 
 from torch import nn
 
-from knobs.figures import PALETTE, FigureWithAlt, style_axes
+from knobs.figures import LEGEND_SIZE, MUTED, PALETTE, TICK_SIZE, FigureWithAlt, Picture, style_axes, text_sizes
 from knobs.lab.render import Renderer
 from knobs.lab.views import HeatmapView, HistogramView, History, View
 from knobs.train import take_snapshot
@@ -31,6 +31,7 @@ class GradNormView(View):
     """Gradient norm of each parameter tensor over the steps, on a log scale."""
 
     title = "gradient norm per tensor"
+    size = (328, 232)
 
     def __init__(self, names):
         super().__init__()
@@ -48,12 +49,13 @@ class GradNormView(View):
         # redraw of the figure; the steps shown are written below it by an animated label instead.
         ax.set_xticks([])
         ax.set_xlim(0, 10)
-        self.span = self._keep(ax.text(0.5, -0.04, "step", transform=ax.transAxes, ha="center", va="top", fontsize=8))
+        self.span = self._keep(ax.text(0.5, -0.04, "step", transform=ax.transAxes, ha="center", va="top",
+                                       fontsize=TICK_SIZE, color=MUTED))
         # markers: a short loop may give only a few redraws, and one point alone draws no line
         self.lines = {n: self._keep(ax.plot([], [], lw=1.2, marker="o", ms=2.5, color=PALETTE[i % len(PALETTE)],
                                             label=n)[0])
                       for i, n in enumerate(self.names)}
-        ax.legend(fontsize=6, loc="lower left")
+        ax.figure.legend(fontsize=LEGEND_SIZE, loc="outside right upper", frameon=False, handlelength=1.2)
 
     def update(self, snap, history):
         low, high = float("inf"), 0.0
@@ -83,6 +85,8 @@ class GradNormView(View):
 
 
 class Watcher:
+    PANEL = (216, 176)  # CSS px of a tensor's panel
+
     def __init__(self, model: nn.Module, every_seconds: float = 0.5, budget: float = 0.15, display: bool = True,
                  every_step: bool = False):
         check_module("model", model)
@@ -100,9 +104,10 @@ class Watcher:
             raise ValueError("this model has no trainable parameters to watch")
         views = [HeatmapView(n) if p.dim() == 2 and p.numel() <= 65536 else HistogramView(n, title=n)
                  for n, p in model.named_parameters() if p.requires_grad]
+        for view in views:
+            view.size = self.PANEL  # small panels: three side by side in the book's column
         views.append(GradNormView(self.names))
-        self.renderer = Renderer(views, total_steps=1, ncols=min(3, len(views)),
-                                 figsize=(9.5, 2.3 * -(-len(views) // 3)), layout=None)
+        self.renderer = Renderer(views, total_steps=1)
         self.history, self.step, self.grad_norms = History(), 0, {}
         self.draw_seconds, self.draws, self._last_draw, self._last_cost = 0.0, 0, 0.0, 0.0
         self._last_forward, self._record_grads = time.perf_counter(), True
@@ -151,7 +156,7 @@ class Watcher:
         self.renderer.draw(snap, self.history)
         self.snapshot = snap
         if self._display:
-            image = FigureWithAlt(self.renderer.encode("png"), self.describe())
+            image = self.picture()
             if self.handle is None:
                 from IPython.display import display
 
@@ -163,6 +168,18 @@ class Watcher:
         self.draw_seconds += self._last_cost
         self._last_draw = time.perf_counter()
 
+    def picture(self, final: bool = False) -> FigureWithAlt:
+        """The panels as they are now, one image each (JPEG while the loop runs; the final picture, which stays in
+        the notebook and the book, lossless WebP with its smallest text size measured)."""
+        pictures = []
+        for panel in self.renderer.panels:
+            smallest = None
+            if final:
+                smallest = min((size for _, size in text_sizes(panel.figure, panel.view.artists)), default=None)
+            fmt = "webp" if final else "jpeg"
+            pictures.append(Picture(panel.encode(fmt), fmt, panel.width, panel.height, smallest))
+        return FigureWithAlt(pictures, self.describe())
+
     def describe(self) -> str:
         return (f"Parameters of {type(self.model).__name__} at step {self.step}. "
                 + " ".join(v.describe(self.snapshot) for v in self.renderer.views))
@@ -172,7 +189,11 @@ class Watcher:
         for name, param in self.model.named_parameters():
             if name in self.grad_norms and param.grad is not None:
                 self.grad_norms[name] = float(param.grad.detach().norm())  # the last backward's gradients
+        display, self._display = self._display, False
         self.draw()
+        self._display = display
+        if display:
+            self.handle.update(self.picture(final=True))
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
