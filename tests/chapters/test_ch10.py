@@ -318,7 +318,9 @@ def test_the_notebook_glues_exactly_the_numbers_its_prose_uses(numbers):
     used = set(re.findall(r"\{(?:glue:text|eval)\}`([^`]+)`", prose))
     assert used == set(numbers), (used ^ set(numbers))
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "ch10.which_model(lm)" in code and "ch10.prose_numbers(" in code
+    assert "ch10.which_model(lm)" in code
+    for section in ("model", "weight", "outlier", "prune", "timing", "quantize", "estimate"):
+        assert f"ch10.{section}_numbers(" in code  # each section's numbers glued before the prose quoting them
 
 
 # ---- the GPT-2 estimate ----------------------------------------------------------------------------------------------

@@ -840,7 +840,7 @@ def compression_lab() -> Lab:
         ],
         run=compression_run,
         views=[PerplexityView, MemoryView, CompletionView],
-        steps=COMPLETION, every=1, twin_frames=2, figsize=(11.5, 2.8),
+        steps=COMPLETION, every=1, twin_frames=2,
     )
 
 
@@ -963,54 +963,85 @@ def _listing(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def prose_numbers(lm, stats, magnitudes, sweep_prune, sweep_quant, prune_time, estimate) -> dict[str, str]:
-    """Every number and verdict the chapter's prose states, as text, from this run's results."""
+def model_numbers(lm) -> dict[str, str]:
+    """What the prose states about the loaded model itself (glued right after it loads)."""
     model = lm.model
     rows = count_rows(model)
-    kurt = [r["kurtosis"] for r in stats]
-    outliers = outlier_summary(magnitudes)
     small, here = memory_table(gpt.GPTConfig()), memory_table(model.config)
     lab = compression_lab()
-    bits_twin, sparsity_twin = lab.controls[0].twin, lab.controls[2].twin
-    at = {s: i for i, s in enumerate(sweep_prune["sparsity"])}
-    two = sweep_quant["bits"].index(2)
+    gains = [p.detach() for n, p in model.named_parameters() if weight_kind(n) == "layer-norm gains"]
     return {
         "model_name": "GPT-2 small" if is_gpt2(lm) else "the stand-in",
         "gpt2_total": f"{GPT2_SMALL_TOTAL:,}",
         "n_params_text": f"{sum(r[1] for r in rows):,}",
         "count_verdict": count_verdict(lm, rows),
-        "gaussian_verdict": gaussian_verdict(kurt),
-        "kurtosis_low": f"{min(kurt):.1f}",
-        "kurtosis_high": f"{max(kurt):.1f}",
-        "max_in_std": f"{max(r['max_in_std'] for r in stats):.1f}",
-        "outlier_verdict": outlier_verdict(outliers["ratio"]),
-        "outlier_dim": str(outliers["dim"]),
-        "outlier_ratio": f"{outliers['ratio']:.1f}",
-        "ppl_float": f"{sweep_prune['dense']:.2f}",
-        "ppl_lw_50": f"{sweep_prune['layer-wise'][at[0.5]]:.2f}",
-        "ppl_lw_80": f"{sweep_prune['layer-wise'][at[0.8]]:.2f}",
-        "ppl_lw_90": f"{sweep_prune['layer-wise'][at[0.9]]:.2f}",
-        "ppl_gl_90": f"{sweep_prune['global'][at[0.9]]:.2f}",
+        "ln_low": f"{min(float(p.min()) for p in gains):.2f}",
+        "ln_high": f"{max(float(p.max()) for p in gains):.2f}",
         "group_size": str(GROUP),
-        "ppl_int4_group": f"{sweep_quant['group'][sweep_quant['bits'].index(4)]:.2f}",
-        "ppl_q4_0": f"{sweep_quant['Q4_0']:.2f}",
-        "ppl_int2_tensor": f"{sweep_quant['tensor'][two]:.2f}",
-        "ppl_int2_channel": f"{sweep_quant['channel'][two]:.2f}",
-        "ppl_int2_group": f"{sweep_quant['group'][two]:.2f}",
         "gpt2_fp32": models.format_bytes(small["fp32"]),
         "gpt2_q4_0": models.format_bytes(small["Q4_0"]),
         "gpt2_q4_ratio": f"{small['fp32'] / small['Q4_0']:.1f}×",
         "here_q4_ratio": f"{here['fp32'] / here['Q4_0']:.1f}×",
         "prompt": PROMPT,
-        "twin_bits": _listing([str(b) for b in bits_twin]),
-        "twin_sparsity": _listing([f"{s}%" for s in sparsity_twin]),
-        "prune_time_verdict": prune_time_verdict(prune_time["pruned"] / prune_time["dense"]),
+        "twin_bits": _listing([str(b) for b in lab.controls[0].twin]),
+        "twin_sparsity": _listing([f"{s}%" for s in lab.controls[2].twin]),
         "estimate_note": estimate_note(lm),
         "gpt2_tokens_note": "" if is_gpt2(lm) else " (counting one token per word and per line break)",
-        "ln_low": f"{min(float(p.min()) for n, p in model.named_parameters() if weight_kind(n) == 'layer-norm gains'):.2f}",
-        "ln_high": f"{max(float(p.max()) for n, p in model.named_parameters() if weight_kind(n) == 'layer-norm gains'):.2f}",
         "lora_share_8": f"{lora_from_modules(model, 8) / sum(p.numel() for p in model.parameters()):.1%}",
         "gpt2_lora_share_8": f"{lora.gpt2_lora_count(gpt.GPTConfig(), 8) / GPT2_SMALL_TOTAL:.2%}",
+    }
+
+
+def weight_numbers(stats) -> dict[str, str]:
+    """The weight statistics' numbers (matrix_stats)."""
+    kurt = [r["kurtosis"] for r in stats]
+    return {
+        "gaussian_verdict": gaussian_verdict(kurt),
+        "kurtosis_low": f"{min(kurt):.1f}",
+        "kurtosis_high": f"{max(kurt):.1f}",
+        "max_in_std": f"{max(r['max_in_std'] for r in stats):.1f}",
+    }
+
+
+def outlier_numbers(magnitudes) -> dict[str, str]:
+    """The outlier dimension's numbers (residual_magnitudes)."""
+    outliers = outlier_summary(magnitudes)
+    return {"outlier_verdict": outlier_verdict(outliers["ratio"]), "outlier_dim": str(outliers["dim"]),
+            "outlier_ratio": f"{outliers['ratio']:.1f}"}
+
+
+def prune_numbers(sweep_prune) -> dict[str, str]:
+    """The pruning sweep's perplexities (prune_sweep)."""
+    at = {s: i for i, s in enumerate(sweep_prune["sparsity"])}
+    return {
+        "ppl_float": f"{sweep_prune['dense']:.2f}",
+        "ppl_lw_50": f"{sweep_prune['layer-wise'][at[0.5]]:.2f}",
+        "ppl_lw_80": f"{sweep_prune['layer-wise'][at[0.8]]:.2f}",
+        "ppl_lw_90": f"{sweep_prune['layer-wise'][at[0.9]]:.2f}",
+        "ppl_gl_90": f"{sweep_prune['global'][at[0.9]]:.2f}",
+    }
+
+
+def timing_numbers(prune_time) -> dict[str, str]:
+    """The verdict on pruned vs dense time (pruning_time)."""
+    return {"prune_time_verdict": prune_time_verdict(prune_time["pruned"] / prune_time["dense"])}
+
+
+def quantize_numbers(sweep_quant) -> dict[str, str]:
+    """The quantization sweep's perplexities (quantize_sweep)."""
+    two = sweep_quant["bits"].index(2)
+    return {
+        "ppl_int4_group": f"{sweep_quant['group'][sweep_quant['bits'].index(4)]:.2f}",
+        "ppl_q4_0": f"{sweep_quant['Q4_0']:.2f}",
+        "ppl_int2_tensor": f"{sweep_quant['tensor'][two]:.2f}",
+        "ppl_int2_channel": f"{sweep_quant['channel'][two]:.2f}",
+        "ppl_int2_group": f"{sweep_quant['group'][two]:.2f}",
+    }
+
+
+def estimate_numbers(estimate) -> dict[str, str]:
+    """The GPT-2 time estimate's numbers (gpt2_estimate)."""
+    return {
         "n_evaluations": str(estimate["evaluations"]),
         "n_compressions": str(estimate["compressions"]),
         "gpt2_compression_s": f"{estimate['per_model']['prune'] + estimate['per_model']['quantize']:.1f} s",
@@ -1018,3 +1049,11 @@ def prose_numbers(lm, stats, magnitudes, sweep_prune, sweep_quant, prune_time, e
         "gpt2_ms_per_token": f"{estimate['per_token'] * 1e3:.1f}",
         "gpt2_estimate_s": format_seconds(estimate["seconds"]),
     }
+
+
+def prose_numbers(lm, stats, magnitudes, sweep_prune, sweep_quant, prune_time, estimate) -> dict[str, str]:
+    """Every number and verdict the chapter's prose states, as text: the sections' numbers together (the
+    notebook glues each section's just before the prose that quotes it, as JupyterLab's Run All needs)."""
+    return {**model_numbers(lm), **weight_numbers(stats), **outlier_numbers(magnitudes),
+            **prune_numbers(sweep_prune), **timing_numbers(prune_time), **quantize_numbers(sweep_quant),
+            **estimate_numbers(estimate)}
