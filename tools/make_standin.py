@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from knobs import gpt, pretrained
+from knobs import checkpoints, gpt, pretrained
 from knobs.data import read_corpus_text
 from make_corpus import place_first, sentence
 
@@ -111,7 +111,7 @@ def main() -> None:
     }
     OUT.mkdir(parents=True, exist_ok=True)
     dot = tokenizer.ids["."]  # the stand-in's only boundary token plays GPT-2's <|endoftext|>
-    gpt.to_safetensors(model, OUT, bos_token_id=dot, eos_token_id=dot)
+    checkpoints.to_safetensors(model, OUT, bos_token_id=dot, eos_token_id=dot)
     (OUT / "vocab.json").write_text(json.dumps(tokenizer.ids, indent=1) + "\n")
     (OUT / "heldout.txt").write_text(heldout)
     n_params = sum(p.numel() for p in model.parameters())
@@ -122,7 +122,7 @@ def main() -> None:
 A {config.n_layer}-layer GPT-2 ({n_params:,} parameters: n_embd {config.n_embd}, n_head {config.n_head},
 n_positions {config.n_positions}, vocabulary {config.vocab_size} words) in GPT-2's own checkpoint format, made
 by `tools/make_standin.py` so that chapter 10 runs without a network. Load it with
-`knobs.pretrained.load_standin()`, `knobs.gpt.from_safetensors(folder)` or
+`knobs.pretrained.load_standin()`, `knobs.checkpoints.from_safetensors(folder)` or
 `transformers.GPT2LMHeadModel.from_pretrained(folder)`.
 
 - Trained on `farm_more.txt` + `farm_place_first.txt` ({len(train_ids):,} words), {STEPS} steps of

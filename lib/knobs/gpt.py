@@ -1,43 +1,30 @@
-"""GPT-2 from scratch, and its checkpoint files (chapter 10: the knobs of a real language model).
+"""GPT-2 from scratch (chapter 10: the knobs of a real language model).
 
 Scope: the GPT-2 architecture (Radford et al. 2019) in the style of nanoGPT's
 model.py -- token and position embeddings, `n_layer` pre-LayerNorm blocks
 (causal self-attention, then a GELU MLP, each added to the residual stream),
-a final LayerNorm and an output layer that reuses the token embedding -- plus
-reading and writing checkpoints in the Hugging Face format (config.json +
-model.safetensors), perplexity, and greedy decoding. No KV cache: decoding
-re-reads the whole context at every step, which is fast enough at the book's
-lengths and keeps the forward pass the one the reader has just read.
+a final LayerNorm and an output layer that reuses the token embedding -- and
+what the chapter does with a model: count its parts, perplexity, greedy
+decoding. No KV cache: decoding re-reads the whole context at every step,
+which is fast enough at the book's lengths and keeps the forward pass the one
+the reader has just read.
 
 Parameter names mirror Hugging Face's GPT-2 keys, so `transformer.h.3.mlp.c_fc`
-here is `h.3.mlp.c_fc` in the released file. One convention differs: HF keeps
-c_attn, c_proj and c_fc as `Conv1D` layers whose weight is [in, out]; this
-module uses nn.Linear, whose weight is [out, in], and transposes those
-matrices when it reads or writes a file (as nanoGPT does). Same numbers,
-other layout: `y = x @ W_file + b = x @ W_linear.T + b`.
-
-Real weights (GPT-2 from the Hub, or the offline stand-in): `knobs.pretrained`.
-Checked against transformers' GPT2LMHeadModel in tests/unit/test_gpt.py.
+here is `h.3.mlp.c_fc` in the released file. Reading and writing those files
+(config.json + model.safetensors, Conv1D layouts): `knobs.checkpoints`; GPT-2
+from the Hub or the offline stand-in: `knobs.pretrained`. Checked against
+transformers' GPT2LMHeadModel in tests/unit/test_gpt.py.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
 from knobs.validate import ArgumentTypeError, check_bool, check_instance, check_int, check_number, fail
-
-# HF's Conv1D weights, stored [in, out]; every other tensor has the same layout in the file and here.
-CONV1D_WEIGHTS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-# Causal-mask buffers that older checkpoints (the released GPT-2 among them) store: constants, not parameters.
-IGNORED_KEYS = (".attn.bias", ".attn.masked_bias")
 
 
 @dataclass
@@ -158,125 +145,6 @@ class GPT(nn.Module):
         return self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab_size)
 
 
-# ---- Hugging Face files: config.json + model.safetensors ---------------------------------------------------------
-def config_from_hf(hf: dict) -> GPTConfig:
-    """A GPTConfig from a Hugging Face GPT-2 config.json (as a dict); refuses settings this module does not compute."""
-    check_instance("hf", hf, dict, "the contents of a config.json (a dict)")
-    if hf.get("model_type") != "gpt2":
-        raise ValueError(f"config.json: model_type must be 'gpt2', got {hf.get('model_type')!r}")
-    # Settings that change the function computed: loading them silently would give other numbers.
-    for key, allowed in (("activation_function", ("gelu_new", "gelu_pytorch_tanh")), ("scale_attn_weights", (True,)),
-                         ("scale_attn_by_inverse_layer_idx", (False,)), ("add_cross_attention", (False,))):
-        if key in hf and hf[key] not in allowed:
-            raise ValueError(f"config.json: {key} must be one of {allowed} for knobs.gpt, got {hf[key]!r}")
-    needed = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")
-    if any(key not in hf for key in needed):
-        fail("hf", f"a GPT-2 config.json with {', '.join(needed)}", hf)
-    return GPTConfig(vocab_size=hf["vocab_size"], n_positions=hf["n_positions"], n_embd=hf["n_embd"],
-                     n_layer=hf["n_layer"], n_head=hf["n_head"], n_inner=hf.get("n_inner"),
-                     layer_norm_epsilon=hf.get("layer_norm_epsilon", 1e-5),
-                     tie_word_embeddings=hf.get("tie_word_embeddings", True))
-
-
-def config_to_hf(c: GPTConfig, **extra) -> dict:
-    """The config.json transformers expects for GPT2LMHeadModel (`extra`: e.g. bos_token_id)."""
-    check_instance("c", c, GPTConfig, "a GPTConfig")
-    fields = {k: v for k, v in asdict(c).items() if k != "dropout"}
-    return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new",
-            "n_ctx": c.n_positions, **fields, "attn_pdrop": c.dropout, "embd_pdrop": c.dropout,
-            "resid_pdrop": c.dropout, "initializer_range": 0.02, **extra}
-
-
-def _file_shape(name: str, shape) -> tuple[int, ...]:
-    return tuple(shape)[::-1] if name.endswith(CONV1D_WEIGHTS) else tuple(shape)
-
-
-@torch.no_grad()
-def load_state_dict_hf(model: GPT, state_dict: dict[str, torch.Tensor]) -> GPT:
-    """Put a Hugging Face GPT-2 state dict (keys with or without 'transformer.') into `model`; returns it."""
-    check_instance("model", model, GPT, "a knobs.gpt GPT")
-    check_instance("state_dict", state_dict, dict, "a dict of tensor name -> tensor")
-    incoming = {}  # our name -> (the file's name, tensor in our layout)
-    for key, tensor in state_dict.items():
-        if key.endswith(IGNORED_KEYS):
-            continue
-        name = key if key.startswith(("transformer.", "lm_head.")) else f"transformer.{key}"
-        incoming[name] = (key, tensor.t() if name.endswith(CONV1D_WEIGHTS) else tensor)
-    expected = model.state_dict()  # a tied model lists lm_head.weight too: the same tensor as wte
-    tied = model.config.tie_word_embeddings
-    if tied and "lm_head.weight" in incoming:  # some files store the tied head anyway: it must be wte
-        key, head = incoming.pop("lm_head.weight")
-        if "transformer.wte.weight" in incoming and not torch.equal(head, incoming["transformer.wte.weight"][1]):
-            raise ValueError(f"{key} differs from the token embedding, but config.json ties them "
-                             "(tie_word_embeddings: true)")
-    if tied and "transformer.wte.weight" in incoming:
-        incoming["lm_head.weight"] = incoming["transformer.wte.weight"]
-    missing, unexpected = sorted(expected.keys() - incoming.keys()), sorted(incoming.keys() - expected.keys())
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise ValueError(f"checkpoint has no tensor for {missing[0]}{more}: is it a GPT-2 with this config.json?")
-    if unexpected:
-        more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
-        raise ValueError(f"checkpoint has an unexpected tensor {incoming[unexpected[0]][0]}{more}")
-    for name, want in expected.items():
-        key, tensor = incoming[name]
-        if tensor.shape != want.shape:
-            raise ValueError(f"{key} has shape {_file_shape(name, tensor.shape)} in the checkpoint; "
-                             f"config.json needs {_file_shape(name, want.shape)}")
-    on_meta = next(model.parameters()).is_meta
-    # On the meta device there is nothing to copy into: adopt the file's tensors (no second copy in memory).
-    model.load_state_dict({name: t.contiguous() for name, (_, t) in incoming.items()}, assign=on_meta)
-    if tied:
-        model.lm_head.weight = model.transformer.wte.weight  # assign=True made two Parameters: tie them again
-    return model
-
-
-def _checkpoint_files(path) -> tuple[Path, Path]:
-    check_instance("path", path, (str, os.PathLike), "a folder (or its model.safetensors) as a str or Path")
-    path = Path(path)
-    weights = path / "model.safetensors" if path.is_dir() else path
-    config = weights.parent / "config.json"
-    if not path.exists():
-        raise ValueError(f"path {str(path)!r} does not exist: give a folder with config.json and model.safetensors")
-    for f in (weights, config):
-        if not f.is_file():
-            raise ValueError(f"{f.name} is missing from {str(weights.parent)!r}: a checkpoint needs "
-                             "config.json and model.safetensors side by side")
-    return config, weights
-
-
-def from_safetensors(path) -> GPT:
-    """A GPT from a Hugging Face checkpoint: a folder (or its model.safetensors) with config.json beside it."""
-    config_file, weights_file = _checkpoint_files(path)
-    config = config_from_hf(json.loads(config_file.read_text()))
-    with torch.device("meta"):  # no random initialisation of tensors the file is about to replace
-        model = GPT(config)
-    return load_state_dict_hf(model, load_file(weights_file)).eval()
-
-
-def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
-    """The model's tensors named and laid out as in the released GPT-2 file (no 'transformer.', Conv1D [in, out])."""
-    check_instance("model", model, GPT, "a knobs.gpt GPT")
-    out = {}
-    for name, tensor in model.state_dict().items():
-        if name == "lm_head.weight" and model.config.tie_word_embeddings:
-            continue  # tied: the file stores the matrix once, as wte.weight
-        key = name.removeprefix("transformer.")
-        out[key] = (tensor.t() if name.endswith(CONV1D_WEIGHTS) else tensor).detach().contiguous().clone()
-    return out
-
-
-def to_safetensors(model: GPT, directory, **config_extra) -> Path:
-    """Write config.json + model.safetensors that transformers and `from_safetensors` both load; returns the folder."""
-    check_instance("model", model, GPT, "a knobs.gpt GPT")
-    check_instance("directory", directory, (str, os.PathLike), "a folder as a str or Path")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config.json").write_text(json.dumps(config_to_hf(model.config, **config_extra), indent=2) + "\n")
-    save_file(hf_state_dict(model), directory / "model.safetensors", metadata={"format": "pt"})
-    return directory
-
-
 # ---- using a model ---------------------------------------------------------------------------------------------
 # Which part of GPT-2 a parameter belongs to: the first pattern its name contains (ln_f before the blocks' ln_).
 PARTS = (("transformer.wte.", "token embeddings"), ("transformer.wpe.", "position embeddings"),
@@ -306,6 +174,19 @@ def _as_ids(ids) -> torch.Tensor:
     return ids
 
 
+def windows(n_tokens: int, context: int, stride: int) -> list[tuple[int, int, int]]:
+    """(start, end, new) of each window perplexity reads: tokens end - new .. end - 1 are scored in it, once each."""
+    check_int("n_tokens", n_tokens, 2)
+    check_int("context", context, 2)
+    check_int("stride", stride, 1, context - 1)
+    out, scored_to, start = [], 1, 0  # token 0 has no context: it is never scored
+    while scored_to < n_tokens:
+        end = min(start + context, n_tokens)
+        out.append((start, end, end - scored_to))  # only tokens the previous window did not score
+        scored_to, start = end, start + stride
+    return out
+
+
 @torch.no_grad()
 def perplexity(model: GPT, ids, stride: int | None = None) -> float:
     """exp(mean next-token loss) over `ids`; texts longer than the context slide a window by `stride` (chapter 10)."""
@@ -322,15 +203,17 @@ def perplexity(model: GPT, ids, stride: int | None = None) -> float:
         raise ValueError(f"stride must be between 1 and n_positions - 1 = {T - 1}, got {stride}")
     was_training = model.training
     model.eval()
-    total, count, scored_to, start = 0.0, 0, 1, 0  # token 0 has no context: it is never scored
-    while scored_to < len(ids):
-        end = min(start + T, len(ids))
-        logits = model(ids[start:end][None])[0]  # (t, vocab_size)
-        losses = F.cross_entropy(logits[:-1], ids[start + 1:end], reduction="none")  # (t - 1,) for tokens start+1..end-1
-        new = end - scored_to  # only tokens the previous window did not score
-        total += float(losses[-new:].sum())
-        count += new
-        scored_to, start = end, start + stride
+    total, count = 0.0, 0
+    by_length = {}  # windows of one length go through the model as one batch: same numbers, fewer calls
+    for start, end, new in windows(len(ids), T, stride):
+        by_length.setdefault(end - start, []).append((start, end, new))
+    for length, group in by_length.items():
+        X = torch.stack([ids[start:end] for start, end, _ in group])  # (B, t)
+        logits = model(X)  # (B, t, vocab_size)
+        losses = F.cross_entropy(logits[:, :-1].transpose(1, 2), X[:, 1:], reduction="none")  # (B, t - 1)
+        for row, (_, _, new) in zip(losses, group):
+            total += float(row[-new:].sum())
+            count += new
     model.train(was_training)
     return math.exp(total / count)
 

@@ -14,7 +14,7 @@ The stand-in (`knobs/standin/`, made by tools/make_standin.py) is a small
 GPT-2 trained on the book's farm corpora, stored in GPT-2's own format: a
 config.json that transformers reads as GPT-2's, the released file's tensor
 names, Conv1D [in, out] layouts, no output layer in the file (it is tied). So
-`knobs.gpt.from_safetensors` and transformers both load it, and every
+`knobs.checkpoints.from_safetensors` and transformers both load it, and every
 experiment of the chapter runs on it as it runs on GPT-2 -- with a word-level
 tokenizer instead of GPT-2's BPE.
 """
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from knobs import gpt
+from knobs import checkpoints, gpt
 from knobs.validate import ArgumentTypeError, check_instance, check_int, check_number, check_text, fail
 
 HUB_REPO = "openai-community/gpt2"
@@ -124,7 +124,7 @@ class LoadedGPT:
 def load_standin(reason: str = "asked for the stand-in") -> LoadedGPT:
     """The shipped stand-in (no network, about a second): a GPT-2-format model of the farm language."""
     check_text("reason", reason)
-    model = gpt.from_safetensors(STANDIN)
+    model = checkpoints.from_safetensors(STANDIN)
     return LoadedGPT(model, WordTokenizer.from_file(STANDIN / "vocab.json"), "stand-in", str(STANDIN), reason)
 
 
@@ -201,7 +201,7 @@ def load_gpt2(prefer: str = "hub", timeout: float = 2.0, cache_dir=None) -> Load
         for package in ("huggingface_hub", "tokenizers"):
             __import__(package)
         (_config, weights, tokenizer), where = _hub_files(timeout, cache_dir)  # config.json lies beside the weights
-        model = gpt.from_safetensors(weights)
+        model = checkpoints.from_safetensors(weights)
         return LoadedGPT(model, BPETokenizer(tokenizer), "gpt2", str(Path(weights).parent), f"{HUB_REPO} from {where}")
     except Exception as error:  # noqa: BLE001 -- whatever went wrong, the chapter goes on with the stand-in
         reason = (f"the {error.name} package is not installed" if isinstance(error, ImportError)

@@ -120,11 +120,11 @@ def graded(tmp_path_factory):
     seconds["make nbgrader"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    # one command for the nine chapters (nbgrader matches the assignment id as a glob): the same conversion
-    # as `nbgrader generate_assignment ch03` nine times, without eight more start-ups of ~5 s each
+    # one command for every chapter (nbgrader matches the assignment id as a glob): the same conversion
+    # as `nbgrader generate_assignment ch03` once per chapter, without the start-ups of ~5 s each
     nbgrader(course, "generate_assignment", "ch[0-9][0-9]")
     assert sorted(p.name for p in (course / "release").iterdir()) == sorted(chapters)
-    seconds["generate_assignment (9 chapters)"] = time.perf_counter() - started
+    seconds["generate_assignment (every chapter)"] = time.perf_counter() - started
 
     read = lambda *parts: nbformat.read(str(course.joinpath(*parts)), as_version=4)  # noqa: E731
     release = {key: read("release", key, f"{key}.ipynb") for key in chapters}
@@ -188,7 +188,7 @@ def points(graded, key: str, kind: str | None = None) -> float:
 def test_course_has_every_chapter_and_every_exercise(tmp_path):
     chapters = course_gen.write_course(tmp_path)
     assert [ch.key for ch in chapters] == [f"ch{int(p.name[:2]):02d}" for p in course_gen.chapter_paths()]
-    assert len(chapters) == 9
+    assert len(chapters) == len(course_gen.chapter_paths()) >= 10
     assert (tmp_path / "nbgrader_config.py").exists() and (tmp_path / "points.md").exists()
     from nbgrader.nbgraderformat import MetadataValidator
 
@@ -249,7 +249,7 @@ def leaked_lines(graded, key: str) -> list[str]:
     return sorted(secret & released)
 
 
-@pytest.mark.parametrize("key", [f"ch{n:02d}" for n in range(1, 10)])
+@pytest.mark.parametrize("key", [f"ch{n:02d}" for n in range(1, 11)])
 def test_release_has_no_solution_text(graded, key):
     release = graded["release"][key]
     text = "\n".join(c.source for c in release.cells)

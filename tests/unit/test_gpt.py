@@ -1,5 +1,7 @@
 """knobs.gpt and knobs.pretrained (chapter 10): GPT-2 from scratch, checked against transformers, offline.
 
+The checkpoint files themselves (names, layouts, errors) are tested in test_checkpoints.py.
+
 transformers is a test dependency only: the oracle for the forward pass, the key names and the file format.
 Nothing here downloads anything; the one test of the real Hub runs only when the Hub answers.
 """
@@ -14,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
-from knobs import gpt, pretrained
+from knobs import checkpoints, gpt, pretrained
 
 hf_logging.set_verbosity_error()  # transformers' notes about tiny configs are not test output
 TINY = dict(vocab_size=100, n_positions=64, n_embd=32, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0)
@@ -48,7 +50,7 @@ def test_logits_equal_transformers(tmp_path, tied, attention):
     hf = random_hf_model(tie_word_embeddings=tied)
     hf.save_pretrained(tmp_path, safe_serialization=True)
     hf = GPT2LMHeadModel.from_pretrained(tmp_path, attn_implementation=attention).eval()
-    model = gpt.from_safetensors(tmp_path)
+    model = checkpoints.from_safetensors(tmp_path)
     X = token_ids(TINY["n_positions"])  # a full context: every position embedding is used
     with torch.no_grad():
         expected, got = hf(X).logits, model(X)
@@ -65,7 +67,7 @@ def test_gpt2_small_on_meta_has_transformers_keys_and_shapes():
     ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
     assert list(ours_sd) == list(theirs_sd)  # the same names in the same order
     for name, tensor in theirs_sd.items():  # Conv1D stores [in, out]; our nn.Linear [out, in]
-        expected = tensor.shape[::-1] if name.endswith(gpt.CONV1D_WEIGHTS) else tensor.shape
+        expected = tensor.shape[::-1] if name.endswith(checkpoints.CONV1D_WEIGHTS) else tensor.shape
         assert ours_sd[name].shape == expected, name
     n_ours, n_theirs = (sum(p.numel() for p in m.parameters()) for m in (ours, theirs))  # tied head counted once
     assert n_ours == n_theirs == formula_count(GPT2Config()) == formula_count(gpt.GPTConfig())
@@ -78,60 +80,11 @@ def test_gpt2_small_on_meta_has_transformers_keys_and_shapes():
     assert ours.lm_head.weight is ours.transformer.wte.weight
 
 
-# ---- files -------------------------------------------------------------------------------------------------------
-def test_save_then_load_round_trip_in_released_key_names(tmp_path):
-    torch.manual_seed(0)
-    model = gpt.GPT(gpt.GPTConfig(vocab_size=50, n_positions=16, n_embd=16, n_layer=2, n_head=2)).eval()
-    gpt.to_safetensors(model, tmp_path)
-    keys = set(load_file(tmp_path / "model.safetensors"))
-    assert "wte.weight" in keys and "h.1.mlp.c_fc.weight" in keys and "lm_head.weight" not in keys
-    assert load_file(tmp_path / "model.safetensors")["h.0.mlp.c_fc.weight"].shape == (16, 64)  # [in, out]
-    X = token_ids(16, vocab_size=50)
-    torch.testing.assert_close(gpt.from_safetensors(tmp_path / "model.safetensors")(X), model(X), rtol=0, atol=0)
-
-
-def test_loader_takes_unprefixed_keys_and_ignores_mask_buffers():
-    state = load_file(pretrained.STANDIN / "model.safetensors")
-    assert not any(k.startswith("transformer.") for k in state)  # as in the released GPT-2 file
-    T = json.loads((pretrained.STANDIN / "config.json").read_text())["n_positions"]
-    state["h.0.attn.bias"] = torch.tril(torch.ones(T, T)).view(1, 1, T, T)  # the release's causal masks
-    state["h.0.attn.masked_bias"] = torch.tensor(-1e4)
-    model = gpt.GPT(gpt.config_from_hf(json.loads((pretrained.STANDIN / "config.json").read_text())))
-    gpt.load_state_dict_hf(model, {f"transformer.{k}" if k.startswith("h.1") else k: v for k, v in state.items()})
-    torch.testing.assert_close(model.transformer.h[0].attn.c_attn.weight, state["h.0.attn.c_attn.weight"].t())
-    assert model.lm_head.weight is model.transformer.wte.weight
-
-
 def one_line_error(match, call, *args, **kwargs):
     with pytest.raises(ValueError, match=match) as error:
         call(*args, **kwargs)
     assert "\n" not in str(error.value)
     return str(error.value)
-
-
-def test_bad_checkpoints_get_one_line_errors(tmp_path):
-    one_line_error("does not exist", gpt.from_safetensors, tmp_path / "nowhere")
-    one_line_error("model.safetensors is missing", gpt.from_safetensors, tmp_path)
-    state = load_file(pretrained.STANDIN / "model.safetensors")
-    save_file(state, tmp_path / "model.safetensors", metadata={"format": "pt"})
-    one_line_error("config.json is missing", gpt.from_safetensors, tmp_path / "model.safetensors")
-    (tmp_path / "config.json").write_text((pretrained.STANDIN / "config.json").read_text())
-
-    broken = {k: v for k, v in state.items() if k != "h.1.mlp.c_fc.bias"}
-    save_file(broken, tmp_path / "model.safetensors", metadata={"format": "pt"})
-    one_line_error(r"no tensor for transformer\.h\.1\.mlp\.c_fc\.bias", gpt.from_safetensors, tmp_path)
-
-    save_file({**state, "h.0.mlp.c_fc.weight": state["h.0.mlp.c_fc.weight"][:, :-1].contiguous()},
-              tmp_path / "model.safetensors", metadata={"format": "pt"})
-    message = one_line_error(r"h\.0\.mlp\.c_fc\.weight has shape \(128, 511\)", gpt.from_safetensors, tmp_path)
-    assert "(128, 512)" in message  # both shapes, in the file's [in, out] layout
-
-    save_file({**state, "h.9.attn.c_attn.weight": state["h.0.attn.c_attn.weight"].clone()},
-              tmp_path / "model.safetensors", metadata={"format": "pt"})
-    one_line_error(r"unexpected tensor h\.9\.attn\.c_attn\.weight", gpt.from_safetensors, tmp_path)
-
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    one_line_error("model_type must be 'gpt2'", gpt.from_safetensors, tmp_path)
 
 
 def test_config_and_inputs_are_checked():
@@ -150,7 +103,7 @@ def test_perplexity_single_window_is_transformers_loss(tmp_path):
     ids = token_ids(40, batch=1)
     with torch.no_grad():
         loss = hf(ids, labels=ids).loss  # transformers shifts the labels itself
-    assert gpt.perplexity(gpt.from_safetensors(tmp_path), ids[0]) == pytest.approx(math.exp(loss), rel=1e-5)
+    assert gpt.perplexity(checkpoints.from_safetensors(tmp_path), ids[0]) == pytest.approx(math.exp(loss), rel=1e-5)
 
 
 def test_sliding_window_with_stride_one_gives_every_token_its_longest_context():
@@ -162,6 +115,21 @@ def test_sliding_window_with_stride_one_gives_every_token_its_longest_context():
                   for i in range(1, len(ids))]
     assert gpt.perplexity(model, ids, stride=1) == pytest.approx(math.exp(sum(losses) / len(losses)), rel=1e-5)
     assert gpt.perplexity(model, ids) > 0  # the default stride (n_positions // 2) runs too
+
+
+def test_windows_of_one_length_run_as_one_batch_with_the_same_numbers():
+    torch.manual_seed(0)
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=20, n_positions=8, n_embd=16, n_layer=1, n_head=2)).eval()
+    ids = token_ids(27, vocab_size=20, batch=1)[0]  # windows of 8 tokens every 3, and a shorter last one
+    assert {end - start for start, end, _ in gpt.windows(27, 8, 3)} == {8, 6}
+    total, count = 0.0, 0
+    with torch.no_grad():  # one window at a time, as the loop reads in the docstring
+        for start, end, new in gpt.windows(27, 8, 3):
+            logits = model(ids[start:end][None])[0]
+            total += float(torch.nn.functional.cross_entropy(logits[:-1], ids[start + 1:end], reduction="none")[-new:].sum())
+            count += new
+    assert count == 26  # every token but the first, once
+    assert gpt.perplexity(model, ids, stride=3) == pytest.approx(math.exp(total / count), rel=1e-6)
 
 
 def test_greedy_generation_matches_transformers_on_the_standin():

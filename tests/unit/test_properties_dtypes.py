@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from knobs import backprop, embeddings, initialization, lora, models, prune, regularize
+from knobs import backprop, embeddings, initialization, lora, models, prune, regularize, weightonly
 from knobs import quantize as Q
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -67,6 +67,9 @@ CASES = {
     "embeddings.project": (lambda d: embeddings.project(w(d), *embeddings.principal_axes(w(d), 2)), AT_LEAST_FLOAT32),
     "initialization.init_normal_": (lambda d: initialization.init_normal_(torch.empty(4, 6, dtype=d), "he"), SAME),
     "backprop.tiny_lm_backward": (backward_grad, SAME),
+    "weightonly.fake_quantize_blocks": (lambda d: weightonly.fake_quantize_blocks(w(d, (2, 32)), "Q4_0"), SAME),
+    "weightonly.quantize_blocks().dequantize": (lambda d: weightonly.quantize_blocks(w(d, (2, 32)), "Q8_0").dequantize(),
+                                                FLOAT32),
 }
 
 

@@ -47,7 +47,7 @@ import knobs.scale
 import knobs.sparse_cost
 import knobs.lab.views
 import knobs.validate
-from knobs import data, gpt, models, overfit, stacked, sweep
+from knobs import checkpoints, data, gpt, models, overfit, stacked, sweep
 from knobs.autograd import Value
 from knobs.exercises import checker
 
@@ -226,6 +226,22 @@ def val(n: int = 16):
 
 def gpt_config() -> gpt.GPTConfig:
     return gpt.GPTConfig(vocab_size=12, n_positions=8, n_embd=8, n_layer=1, n_head=2)
+
+
+LM = ["lm", None, Linear3]  # a LoadedGPT, as ch10.load() returns it
+GPT_MODEL = ["model", None, Linear3]  # a knobs.gpt GPT
+
+
+def standin():
+    from knobs import pretrained
+
+    return pretrained.load_standin()
+
+
+def ch10_stats() -> list[dict]:
+    from knobs.chapters import ch10
+
+    return ch10.matrix_stats(small_gpt())
 
 
 def small_gpt() -> gpt.GPT:
@@ -567,19 +583,27 @@ VALID = {
     "gpt.MLP": (lambda: dict(c=gpt_config()), {}),
     "gpt.Block": (lambda: dict(c=gpt_config()), {}),
     "gpt.GPT": (lambda: dict(config=gpt_config()), {}),
-    "gpt.config_from_hf": (lambda: dict(hf=gpt.config_to_hf(gpt_config())),
+    "checkpoints.config_from_hf": (lambda: dict(hf=checkpoints.config_to_hf(gpt_config())),
                            {"hf": [["a"], None, {"model_type": "gpt2"}]}),
-    "gpt.config_to_hf": (lambda: dict(c=gpt_config()), {}),
-    "gpt.load_state_dict_hf": (lambda: dict(model=small_gpt(), state_dict=gpt.hf_state_dict(small_gpt())),
+    "checkpoints.config_to_hf": (lambda: dict(c=gpt_config()), {}),
+    "checkpoints.load_state_dict_hf": (lambda: dict(model=small_gpt(), state_dict=checkpoints.hf_state_dict(small_gpt())),
                                {"model": ["model", None, Linear3]}),
-    "gpt.from_safetensors": (lambda: dict(path=standin_folder()), {"path": [3, None, "/nonexistent/folder"]}),
-    "gpt.hf_state_dict": (lambda: dict(model=small_gpt()), {"model": ["model", None, Linear3]}),
-    "gpt.to_safetensors": (lambda: dict(model=small_gpt(), directory=Path(tempfile.gettempdir()) / "knobs-public-api"),
+    "checkpoints.from_safetensors": (lambda: dict(path=standin_folder()), {"path": [3, None, "/nonexistent/folder"]}),
+    "checkpoints.hf_state_dict": (lambda: dict(model=small_gpt()), {"model": ["model", None, Linear3]}),
+    "checkpoints.to_safetensors": (lambda: dict(model=small_gpt(), directory=Path(tempfile.gettempdir()) / "knobs-public-api"),
                            {"model": ["model", None, Linear3]}),
     "gpt.parameter_groups": (lambda: dict(model=small_gpt()), {"model": ["model", None, Linear3]}),
     "gpt.perplexity": (lambda: dict(model=small_gpt(), ids=[1, 2, 3]), {"model": ["model", None, Linear3]}),
     "gpt.generate": (lambda: dict(model=small_gpt(), ids=[1, 2], max_new_tokens=2),
                      {"model": ["model", None, Linear3]}),
+    "checkpoints.parameter_count": (lambda: dict(c=gpt_config()), {}),
+    "gpt.windows": (lambda: dict(n_tokens=10, context=4, stride=2), {"n_tokens": "count", "context": "count"}),
+    "weightonly.quantize_blocks": (lambda: dict(w=W(2, 32), fmt="Q4_0"),
+                                   {"w": "float tensor", "fmt": "choice"}),
+    "weightonly.fake_quantize_blocks": (lambda: dict(w=W(2, 32), fmt="Q8_0"),
+                                        {"w": "float tensor", "fmt": "choice"}),
+    "weightonly.quantize_weights": (lambda: dict(model=nn.Linear(32, 2), fmt="Q4_0", names=["weight"]),
+                                    {"fmt": "choice", "names": [3, None, ["nope"], [3]]}),
     "pretrained.WordTokenizer": (lambda: dict(vocab={"the": 0, "cat": 1}), {"vocab": [["the"], "the", None,
                                                                                       {"the": "0"}]}),
     "pretrained.BPETokenizer": (lambda: dict(path="/nonexistent/tokenizer.json"), {"path": [3, None]}),
@@ -641,6 +665,40 @@ VALID = {
     "chapters.ch07.plot_capacity": (lambda: dict(sweep=sweep_result(), floor=0.3), {"sweep": ["sweep", None]}),
     "chapters.ch07.plot_shapes": (lambda: dict(result=sweep_result(), floor=0.3), {"result": ["sweep", None]}),
     "chapters.ch07.plot_compute": (lambda: dict(sweep=sweep_result()), {"sweep": ["sweep", None]}),
+    "chapters.ch10.load": (lambda: dict(prefer="standin"), {}),
+    "chapters.ch10.which_model": (lambda: dict(lm=standin()), {"lm": LM}),
+    "chapters.ch10.heldout_ids": (lambda: dict(lm=standin()), {"lm": LM}),
+    "chapters.ch10.file_keys": (lambda: dict(lm=standin()), {"lm": LM}),
+    "chapters.ch10.count_rows": (lambda: dict(model=standin().model), {"model": GPT_MODEL}),
+    "chapters.ch10.tying": (lambda: dict(model=standin().model), {"model": GPT_MODEL}),
+    "chapters.ch10.weight_histograms": (lambda: dict(model=small_gpt()), {"model": GPT_MODEL}),
+    "chapters.ch10.matrix_stats": (lambda: dict(model=small_gpt()), {"model": GPT_MODEL}),
+    "chapters.ch10.matrix_figure": (lambda: dict(stats=ch10_stats()), {"stats": [3, None, [], [{"name": "x"}]]}),
+    "chapters.ch10.largest_weights": (lambda: dict(model=small_gpt(), k=2),
+                                      {"model": GPT_MODEL, "kinds": [3, None, ["nope"], [3]]}),
+    "chapters.ch10.residual_magnitudes": (lambda: dict(model=small_gpt(), ids=[1, 2, 3]), {"model": GPT_MODEL}),
+    "chapters.ch10.outlier_figure": (lambda: dict(magnitudes=torch.rand(2, 8)),
+                                     {"magnitudes": [[1.0], "w", None, torch.ones(3)]}),
+    "chapters.ch10.nearest_tokens": (lambda: dict(lm=standin(), word="cow", k=2), {"lm": LM}),
+    "chapters.ch10.cosine_figure": (lambda: dict(lm=standin(), words=("cat", "dog")),
+                                    {"lm": LM, "words": [3, None, ["cat"], [3, "dog"]]}),
+    "chapters.ch10.tied_prediction": (lambda: dict(lm=standin(), context="the cow", k=2),
+                                      {"lm": LM, "context": "text"}),
+    "chapters.ch10.prune_sweep": (lambda: dict(lm=standin()), {"lm": LM}),
+    "chapters.ch10.prune_figure": (lambda: dict(sweep={"sparsity": [0.5], "dense": 2.0, "layer-wise": [2.1],
+                                                       "global": [2.2]}), {"sweep": [3, None, {"dense": 2.0}]}),
+    "chapters.ch10.global_shares": (lambda: dict(model=small_gpt(), sparsity=0.5), {"model": GPT_MODEL}),
+    "chapters.ch10.pruning_time": (lambda: dict(lm=standin()), {"lm": LM}),
+    "chapters.ch10.quantize_sweep": (lambda: dict(lm=standin()), {"lm": LM}),
+    "chapters.ch10.quantize_figure": (lambda: dict(sweep={"bits": [8, 2], "float": 2.0, "tensor": [2.0, 9.0],
+                                                          "channel": [2.0, 3.0], "group": [2.0, 2.5], "Q4_0": 2.0,
+                                                          "Q8_0": 2.0}), {"sweep": [3, None, {"bits": [8]}]}),
+    "chapters.ch10.memory_table": (lambda: dict(c=gpt_config()), {}),
+    "chapters.ch10.lora_rows": (lambda: dict(model=small_gpt(), ranks=(1, 2)),
+                                {"model": GPT_MODEL, "ranks": [3, None, [0], ["1"]]}),
+    "chapters.ch10.gpt2_estimate": (lambda: dict(lm=standin()),
+                                    {"lm": LM, "evaluations": [["a"], "a", {"tokens": 3}],
+                                     "compressions": [["a"], "a", {"copy": 1}]}),
     # ---- exercises ---------------------------------------------------------------------------------------------
     "exercises.checker.exercise": (lambda: dict(exercise_id="ch99.walk"), {"choices": [3, "ab", [3]]}),
     "exercises.checker.multiple_choice": (lambda: dict(exercise_id="ch99.walk", question="Which?", right="a",
@@ -670,6 +728,10 @@ NOT_RUN = {
     "sweep.make_scale_data": "reads and encodes the larger corpus: about 2 s (tests/unit/test_sweep.py)",
     "pretrained.hub_reachable": "asks the Hugging Face Hub (the test runs with HF_HUB_OFFLINE=1)",
     "pretrained.BPETokenizer": "needs the optional tokenizers package and GPT-2's tokenizer.json",
+    "chapters.ch10.prune_sweep": "a pruning sweep: seconds (tests/chapters/test_ch10.py)",
+    "chapters.ch10.quantize_sweep": "a quantization sweep: seconds (tests/chapters/test_ch10.py)",
+    "chapters.ch10.pruning_time": "interleaved timing rounds: seconds (tests/chapters/test_ch10.py)",
+    "chapters.ch10.gpt2_estimate": "times a GPT-2-shaped block and output layer: seconds (tests/chapters/test_ch10.py)",
 }
 
 
@@ -681,7 +743,7 @@ EXEMPT = {
     "data.Vocab": RECORD, "data.Corpus": RECORD, "data.FarmSplit": RECORD, "models.ParameterRow": RECORD,
     "models.ParameterTable": RECORD, "train.Snapshot": RECORD, "regularize.AdamState": RECORD,
     "regularize.DecayGroups": RECORD, "overfit.CurveData": RECORD, "numformats.NumberFormat": RECORD,
-    "quantize.QuantizedTensor": RECORD, "scale.RealModel": RECORD, "sweep.ScaleData": RECORD,
+    "quantize.QuantizedTensor": RECORD, "weightonly.BlockQuantized": RECORD, "scale.RealModel": RECORD, "sweep.ScaleData": RECORD,
     "sweep.SweepResult": RECORD, "transfer.StyleTask": RECORD, "pretrained.LoadedGPT": RECORD,
     "exercises.checker.CheckResult": RECORD,
     "quantize.FakeQuantizeSTE": ("a torch.autograd.Function, applied (.apply) by WeightFakeQuantizer, which validates "

@@ -314,7 +314,7 @@ def test_a_string_where_a_flag_belongs_is_refused_not_read_as_true():
 
 
 def test_partial_dicts_are_refused_by_name_instead_of_a_bare_key_error():
-    from knobs import gpt
+    from knobs import checkpoints
 
     model = models.make_tiny_lm(29)
     with pytest.raises(ValueError, match=r"masks must be a dict with a mask for each of \['hidden.weight', 'out"):
@@ -322,7 +322,7 @@ def test_partial_dicts_are_refused_by_name_instead_of_a_bare_key_error():
     with pytest.raises(ValueError, match="names must be a list of the model's parameter names"):
         prune.sparsity_of(model, ["nope"])
     with pytest.raises(ValueError, match="hf must be a GPT-2 config.json with vocab_size"):
-        gpt.config_from_hf({"model_type": "gpt2"})
+        checkpoints.config_from_hf({"model_type": "gpt2"})
 
 
 def test_lab_declarations_fail_where_they_are_written():
