@@ -398,13 +398,14 @@ def cosine_figure(lm, words=PROBE_WORDS):
     import matplotlib.pyplot as plt
 
     S = probe_cosines(lm, words).numpy()
-    fig, ax = plt.subplots(figsize=(3.6, 3.2), layout="constrained")
+    side = 1.4 + 0.62 * len(words)  # inches: each cell holds "-0.25" at the book's tick size
+    fig, ax = plt.subplots(figsize=(side + 0.9, side), layout="constrained")
     image = ax.imshow(S, cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(len(words)), words, rotation=45, fontsize=TICK_SIZE)
     ax.set_yticks(range(len(words)), words, fontsize=TICK_SIZE)
     for i in range(len(words)):
         for j in range(len(words)):
-            ax.text(j, i, f"{S[i, j]:.2f}", ha="center", va="center", fontsize=TICK_SIZE - 1,
+            ax.text(j, i, f"{S[i, j] + 0.0:.2f}".replace("-0.00", "0.00"), ha="center", va="center", fontsize=TICK_SIZE,
                     color="white" if abs(S[i, j]) > 0.6 else "black")
     ax.set_title("cosine of embedding rows", fontsize=TITLE_SIZE)
     fig.colorbar(image, ax=ax, shrink=0.8)
