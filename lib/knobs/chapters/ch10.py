@@ -335,12 +335,12 @@ def outlier_figure(magnitudes: torch.Tensor):
 
     last = magnitudes[-1].numpy()
     summary = outlier_summary(magnitudes)
-    fig, ax = plt.subplots(figsize=(9.4, 2.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(4.95, 2.6), layout="constrained")  # fits a phone (figures.PHONE_WIDTH)
     ax.bar(np.arange(len(last)), last, width=1.0, color=PALETTE[0])
     ax.axhline(float(np.median(last)), color=PALETTE[5], ls="--", lw=1, label="median dimension")
     ax.set_xlim(-0.5, len(last) - 0.5)
-    style_axes(ax, f"residual stream after the last block: mean |h| per dimension ({len(last)} dimensions)",
-               xlabel="dimension", ylabel="mean |h|")
+    style_axes(ax, "residual stream after the last block", xlabel=f"dimension (of {len(last)})",
+               ylabel="mean |h| over the text")
     ax.legend(fontsize=LEGEND_SIZE, frameon=False)
     alt = (f"Bar chart of the mean absolute value of each of the {len(last)} dimensions of the residual stream after "
            f"the last block, over the held-out text. The largest, dimension {summary['dim']}, is "
@@ -398,8 +398,8 @@ def cosine_figure(lm, words=PROBE_WORDS):
     import matplotlib.pyplot as plt
 
     S = probe_cosines(lm, words).numpy()
-    side = 1.4 + 0.62 * len(words)  # inches: each cell holds "-0.25" at the book's tick size
-    fig, ax = plt.subplots(figsize=(side + 0.9, side), layout="constrained")
+    # one image that fits a phone (figures.PHONE_WIDTH): each cell still holds "-0.25" at the book's tick size
+    fig, ax = plt.subplots(figsize=(4.95, 4.3), layout="constrained")
     image = ax.imshow(S, cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(len(words)), words, rotation=45, fontsize=TICK_SIZE)
     ax.set_yticks(range(len(words)), words, fontsize=TICK_SIZE)
@@ -540,7 +540,7 @@ def prune_figure(sweep: dict):
     _keys("sweep", sweep, ("sparsity", "dense", "layer-wise", "global"), "the result of ch10.prune_sweep(lm)")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.2, 3.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(4.95, 3.0), layout="constrained")  # one column fits a phone (figures.PHONE_WIDTH)
     x = [100 * s for s in sweep["sparsity"]]
     for i, kind in enumerate(("layer-wise", "global")):
         ax.plot(x, sweep[kind], "-o", ms=4, color=PALETTE[i], label=kind)
@@ -591,7 +591,7 @@ def quantize_figure(sweep: dict):
     _keys("sweep", sweep, ("bits", "float", "Q4_0", "Q8_0") + Q.GRANULARITIES, "the result of ch10.quantize_sweep(lm)")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.2, 3.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(4.95, 3.0), layout="constrained")  # one column fits a phone (figures.PHONE_WIDTH)
     styles = {"tensor": (PALETTE[5], "-"), "channel": (PALETTE[2], "--"), "group": (PALETTE[3], ":")}
     for g, (color, line) in styles.items():
         ax.plot(sweep["bits"], sweep[g], line, marker="o", ms=4, color=color,
