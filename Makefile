@@ -72,7 +72,7 @@ test-browser: book browser
 test: $(STAMP) browser
 	$(MAKE) book
 	$(MAKE) nbval-copies
-	$(PY) -m pytest tests $(NBVAL) --nbval-lax --nbval-current-env -q
+	$(PY) -m pytest tests $(NBVAL) --nbval-lax --nbval-current-env -q -n 2 --dist loadfile --durations=20
 
 # The Colab path: the knobs wheel in a fresh virtualenv with only what Colab preinstalls, every chapter run
 # from a folder outside the repository (tests/book/test_install.py; part of make test).
