@@ -104,3 +104,64 @@ def test_twin_knobs_change_the_frame_in_a_real_browser(built_html, chromium):
         assert "one scale per channel" in alt and "Step 0 of" in alt
     finally:
         page.close()
+
+
+def _outlier_weights():
+    import torch
+    W = train.trained_tiny_lm().hidden.weight.detach().clone()
+    i, j = divmod(int(W.abs().argmax()), W.shape[1])
+    W[i, j] *= 10 * W.abs().max() / W[i, j].abs()  # the chapter's outlier: ten times the largest weight
+    ordinary = torch.ones_like(W, dtype=torch.bool)
+    ordinary[i, j] = False
+    return W, ordinary
+
+
+def test_outlier_prose_follows_which_ordinary_weights_really_round_to_zero():
+    from knobs import quantize as Q
+    W, ordinary = _outlier_weights()
+    numbers = ch06.outlier_numbers(W, ordinary)
+    step = float(Q.quantize_tensor(W, 4).scale)
+    assert step == pytest.approx(float(W.abs().max()) / 7)  # the restricted symmetric range: max|w| on code 7
+    codes = Q.quantize_tensor(W, 4).codes.reshape(W.shape)[ordinary]
+    big = W[ordinary].abs() >= step / 2  # a weight rounds to zero only below half a step
+    assert bool(((codes != 0) == big).all())
+    n_nonzero = int((codes != 0).sum())
+    if n_nonzero:
+        assert "every" not in numbers["outlier_rounding"] and f"{n_nonzero:,} largest" in numbers["outlier_rounding"]
+    assert numbers["ordinary_levels"] == str(len(torch_unique(codes)))
+    assert "every one" in ch06.outlier_verdict(511, 0, [0])
+    assert "480 of the 511" in ch06.outlier_verdict(511, 31, [-1, 0, 1])
+
+
+def torch_unique(codes):
+    return sorted(set(codes.tolist()))
+
+
+def test_qat_verdict_says_how_much_was_recovered_and_what_the_control_shows():
+    full = ch06.qat_verdict(1.05, 1.09, 0.77, 0.78)
+    assert "back to the float model’s 0.78" in full and "slightly below" in full and "QAT’s" in full
+    part = ch06.qat_verdict(1.05, 1.09, 0.90, 0.78)
+    assert "recovered 56%" in part
+    assert "extra training, not QAT" in ch06.qat_verdict(1.05, 0.85, 0.90, 0.78)
+    assert "did not lower" in ch06.qat_verdict(1.05, 1.09, 1.10, 0.78)
+    assert ch06.qat_summary(1.05, 0.77, 0.78) == "brought it back to the float model’s loss"
+    assert ch06.qat_summary(1.05, 0.90, 0.78) == "recovered 56% of the damage"
+
+
+def test_integer_formats_are_twos_complement_in_the_table_and_the_figure():
+    import matplotlib.pyplot as plt
+    from knobs import numformats
+    int8 = numformats.number_format("int8")
+    assert (int8.sign_bits, int8.mantissa_bits) == (0, 0)  # no sign-and-magnitude fields
+    assert numformats.bit_fields(-3, "int8") == {"twos_complement": "11111101"}
+    fig, ax = plt.subplots()
+    ch06.draw_formats(ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "two's complement" in labels and "magnitude" not in labels
+    plt.close(fig)
+
+
+def test_speed_prose_follows_the_measurement():
+    assert ch06.speed_verdict(2.0) == "2.0× faster than fp32" and ch06.speed_verdict(0.5) == "2.0× slower than fp32"
+    assert "pay off even here" in ch06.tiny_speed_reason(2.9)
+    assert "pay off" not in ch06.tiny_speed_reason(0.4) and "same order" in ch06.tiny_speed_reason(0.4)
