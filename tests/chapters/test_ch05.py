@@ -236,3 +236,13 @@ def test_storage_break_evens_follow_the_real_tensors():
     assert "slower than the dense multiply at every sparsity" in ch05.csr_crossover(times, (0.5, 0.9))
     assert "did not hold" in ch05.two_x_verdict(times, base=1.0)
     assert "closer to true" in ch05.two_x_verdict({**times, ("dense with zeros", 0.5): 0.5}, base=1.0)
+
+
+def test_checkers_accept_numpy_and_tensor_forms_of_a_right_answer():
+    rows, cols = 3072, 768
+    right = 1 - (4 * rows * cols - 8 * (rows + 1)) / 12 / (rows * cols)
+    for form in (float, np.float64, np.float32, torch.tensor, lambda v: torch.tensor(v, dtype=torch.float64)):
+        assert check("ch05.breakeven", form(right)).ok
+    for form in (np.bool_, torch.tensor, np.array):
+        assert check("ch05.claims", {k: form(v) for k, v in exercises.CLAIMS.items()}).ok
+    assert "True or False" in check("ch05.claims", {k: "yes" for k in exercises.CLAIMS}).message

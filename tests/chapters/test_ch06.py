@@ -165,3 +165,28 @@ def test_speed_prose_follows_the_measurement():
     assert ch06.speed_verdict(2.0) == "2.0× faster than fp32" and ch06.speed_verdict(0.5) == "2.0× slower than fp32"
     assert "pay off even here" in ch06.tiny_speed_reason(2.9)
     assert "pay off" not in ch06.tiny_speed_reason(0.4) and "same order" in ch06.tiny_speed_reason(0.4)
+
+
+def test_checkers_accept_numpy_and_tensor_forms_of_a_right_answer():
+    import numpy as np
+    import torch
+    from knobs.exercises import ch06 as exercises
+    W = train.trained_tiny_lm().hidden.weight.detach()
+    errors = exercises.clip_errors(W)
+    best = min(errors, key=errors.get)
+    for form in (float, np.float64, np.float32, torch.tensor):
+        assert check("ch06.memory", form(13e9 * (4 + 16 / 128) / 8)).ok
+        assert check("ch06.clip", form(best)).ok
+    assert check("ch06.codes", {"scale": np.float32(0.2), "codes": np.array([3, -2, 0, -7, 5])}).ok
+    assert check("ch06.codes", {"scale": torch.tensor(0.2), "codes": torch.tensor([3, -2, 0, -7, 5])}).ok
+
+
+def test_exercise_3_clips_symmetrically_as_its_text_says():
+    import torch
+    from knobs import quantize as Q
+    assert Q.quant_range(3, "symmetric") == (-3, 3)  # "the restricted symmetric codes -3...3"
+    W = train.trained_tiny_lm().hidden.weight.detach()
+    c = 0.5
+    W_hat = Q.fake_quantize(W, 3, clip=c)
+    edge = c * float(W.abs().max())
+    assert float(W_hat.max()) == pytest.approx(edge) and float(W_hat.min()) == pytest.approx(-edge)
