@@ -2,7 +2,8 @@
 
 `number_format(name)` reads a format's layout, range and precision from torch.finfo /
 torch.iinfo (int4 from its 4 bits); `bit_fields(value, name)` shows the bits that store a
-value (sign, exponent and mantissa for floats; two's complement for integers) and
+value (sign, exponent and mantissa for floats; one two's-complement field for integers, whose
+top bit weighs -2^(b-1): there is no separate sign and magnitude) and
 `value_from_fields` decodes them again, by the IEEE 754 rules, infinities and NaN included.
 """
 from __future__ import annotations
@@ -24,9 +25,9 @@ class NumberFormat:
     name: str
     kind: str  # "float" or "int"
     bits: int
-    sign_bits: int
+    sign_bits: int  # 1 for floats; 0 for integers (two's complement: the top bit weighs -2^(b-1), not a sign field)
     exponent_bits: int  # 0 for integers
-    mantissa_bits: int  # stored fraction bits (floats) or magnitude bits (ints)
+    mantissa_bits: int  # stored fraction bits (floats); 0 for integers
     smallest: float  # most negative value
     largest: float  # largest finite value
     smallest_normal: float  # floats: smallest positive normal number; ints: 1
@@ -59,7 +60,7 @@ def number_format(name: str) -> NumberFormat:
         bits = int(name[3:])
         low, high = (torch.iinfo(TORCH_DTYPES[name]).min, torch.iinfo(TORCH_DTYPES[name]).max) \
             if name in TORCH_DTYPES else int_range(bits)  # torch has no usable int4 dtype: compute it
-        return NumberFormat(name, "int", bits, 1, 0, bits - 1, float(low), float(high), 1.0, 1.0)
+        return NumberFormat(name, "int", bits, 0, 0, 0, float(low), float(high), 1.0, 1.0)
     info = torch.finfo(TORCH_DTYPES[name])
     mantissa = round(-math.log2(info.eps))  # eps = 2**-mantissa_bits
     return NumberFormat(name, "float", info.bits, 1, info.bits - 1 - mantissa, mantissa, float(info.min),
@@ -67,7 +68,8 @@ def number_format(name: str) -> NumberFormat:
 
 
 def bit_fields(value: float, name: str) -> dict[str, str]:
-    """The bits that store `value` in format `name`: sign, exponent and mantissa (floats) or two's complement (ints)."""
+    """The bits that store `value` in format `name`: sign, exponent and mantissa (floats) or {"twos_complement": ...}
+    (ints: one field, most significant bit first, the top bit weighing -2^(b-1))."""
     fmt = number_format(name)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"value must be a real number, got {value!r}")
@@ -76,7 +78,7 @@ def bit_fields(value: float, name: str) -> dict[str, str]:
             raise ValueError(f"value must be a whole number between {fmt.smallest:g} and {fmt.largest:g} for {name}, "
                              f"got {value!r}")
         pattern = format(int(value) & (2 ** fmt.bits - 1), f"0{fmt.bits}b")
-        return {"sign": pattern[0], "magnitude": pattern[1:]}
+        return {"twos_complement": pattern}
     stored = torch.tensor(float(value), dtype=TORCH_DTYPES[name])  # the nearest number the format has (or ±inf)
     as_int = {32: torch.int32, 16: torch.int16}[fmt.bits]
     pattern = format(int(stored.view(as_int).item()) & (2 ** fmt.bits - 1), f"0{fmt.bits}b")
@@ -86,14 +88,14 @@ def bit_fields(value: float, name: str) -> dict[str, str]:
 def value_from_fields(fields: dict[str, str], name: str) -> float:
     """Decode bit fields back to the number: IEEE 754 for floats (all-ones exponent: inf or NaN), two's complement for ints."""
     fmt = number_format(name)
-    lengths = {"sign": 1, "magnitude": fmt.bits - 1} if fmt.kind == "int" else \
+    lengths = {"twos_complement": fmt.bits} if fmt.kind == "int" else \
         {"sign": 1, "exponent": fmt.exponent_bits, "mantissa": fmt.mantissa_bits}
     if not isinstance(fields, dict) or set(fields) != set(lengths) or any(
             not isinstance(fields[k], str) or len(fields[k]) != n or set(fields[k]) - {"0", "1"} for k, n in lengths.items()):
         raise ValueError(f"fields must be a dict of bit strings with lengths {lengths} for {name}, got {fields!r}")
     if fmt.kind == "int":
-        raw = int(fields["sign"] + fields["magnitude"], 2)
-        return float(raw - 2 ** fmt.bits if fields["sign"] == "1" else raw)
+        bits = fields["twos_complement"]
+        return float(-int(bits[0]) * 2 ** (fmt.bits - 1) + int(bits[1:] or "0", 2))  # the top bit weighs -2^(b-1)
     sign = -1.0 if fields["sign"] == "1" else 1.0
     exponent, mantissa = int(fields["exponent"], 2), int(fields["mantissa"], 2)
     bias = 2 ** (fmt.exponent_bits - 1) - 1

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from knobs.models import TinyLM, TinyLMConfig, check_tiny_lm
-from knobs.train import evaluate, train_lm
+from knobs.train import Snapshot, evaluate, train_lm
 from knobs.validate import (ArgumentTypeError, check_callable, check_choice, check_examples, check_fraction,
                             check_instance, check_int, check_module, fail)
 
@@ -197,8 +197,10 @@ def _check_masks(model, masks) -> None:
 def hold_masks(model: nn.Module, masks: dict[str, torch.Tensor]):
     """Fine-tune with pruned weights held at zero: zero them, and zero their gradients while inside.
 
-    With zero gradients from the start, SGD and Adam never move a pruned weight
-    (Adam's moment estimates stay zero), so masks hold without re-applying.
+    With zero gradients from the start, a *freshly created* SGD or Adam never moves a pruned weight
+    (its momentum and Adam's moment estimates stay zero), so masks hold without re-applying. An optimizer
+    that carries momentum or moments from before pruning would still move them: re-apply the masks after
+    each of its steps (`apply_masks`).
     (In fp16, give Adam an eps fp16 can hold, such as 1e-4: the default 1e-8 rounds
     to 0, and a zero gradient then makes 0/0 = NaN, pruned or not.)
     """
@@ -282,13 +284,17 @@ def iterative_prune(model: nn.Module, X, y, final: float, rounds: int, steps_per
     return masks, history
 
 
+RESET = "reset to θ₀"  # lottery_ticket's run from the mask and the original initial values (a *candidate* ticket)
+
+
 def lottery_ticket(make_model, X, y, sparsity: float, steps: int = 300, lr: float = 0.01, reinit_seeds=(1, 2, 3),
                    X_val=None, y_val=None, every: int = 25, seed: int = 0, kind: str = "layer-wise"):
-    """Frankle & Carbin (2019), one shot: train a dense model from init, prune it, rewind the survivors to their
+    """Frankle & Carbin (2019), one shot: train a dense model from init, prune it, reset the survivors to their
     initial values and retrain with the mask; compare with the same mask on fresh random inits.
 
     `make_model(seed)` returns a freshly initialised model (seed 0 is "the" init). Returns (masks, runs) with
-    runs = {"dense": [...], "winning ticket": [...], "random re-init 1": [...], ...}, each a list of Snapshots.
+    runs = {"dense": [...], RESET: [...], "random re-init 1": [...], ...}, each a list of Snapshots. Whether the
+    reset run is a *winning* ticket is `winning_ticket_test`'s question, not this function's.
     """
     check_callable("make_model", make_model, "a function make_model(seed) returning a fresh model")
     check_sparsity(sparsity)
@@ -300,7 +306,30 @@ def lottery_ticket(make_model, X, y, sparsity: float, steps: int = 300, lr: floa
     dense = make_model(0)
     runs = {"dense": list(train_lm(dense, X, y, **common))}
     masks = prune_masks(dense, sparsity, kind)
-    runs["winning ticket"] = list(fine_tune(make_model(0), masks, X, y, **common))  # survivors rewound to init
+    runs[RESET] = list(fine_tune(make_model(0), masks, X, y, **common))  # survivors reset to their initial values
     for n, reinit in enumerate(reinit_seeds, start=1):
         runs[f"random re-init {n}"] = list(fine_tune(make_model(reinit), masks, X, y, **common))
     return masks, runs
+
+
+def winning_ticket_test(ticket, dense, key: str = "val_loss") -> dict:
+    """Frankle & Carbin's criterion: does the subnetwork, trained from θ₀, match the dense network in at most as
+    many iterations?
+
+    `ticket` and `dense` are lists of Snapshots (`lottery_ticket`'s runs) whose metrics hold `key`, a loss (lower is
+    better; F&C use test accuracy). The dense network's best value and the step it reached it set the bar (early
+    stopping, as in F&C); the ticket wins if it reaches that value at the same step or earlier. Returns the dense
+    best and its step, the ticket's best, the first step the ticket matched the dense best (None if never), and
+    `winning`.
+    """
+    for name, run in (("ticket", ticket), ("dense", dense)):
+        if not isinstance(run, (list, tuple)) or not run or not all(isinstance(s, Snapshot) for s in run):
+            fail(name, "a non-empty list of knobs.train Snapshots", run, ArgumentTypeError)
+        if any(key not in s.metrics for s in run):
+            fail("key", f"a metric every snapshot of {name} has ({', '.join(run[0].metrics)})", key)
+    dense_best = min(dense, key=lambda s: s.metrics[key])
+    matched = [s.step for s in ticket if s.metrics[key] <= dense_best.metrics[key]]
+    ticket_step = min(matched) if matched else None
+    return {"dense_best": dense_best.metrics[key], "dense_step": dense_best.step,
+            "ticket_best": min(s.metrics[key] for s in ticket), "ticket_step": ticket_step,
+            "winning": ticket_step is not None and ticket_step <= dense_best.step}

@@ -13,7 +13,7 @@ import warnings
 import torch
 
 from knobs.prune import count_to_prune
-from knobs.validate import ArgumentTypeError, check_choice, check_fraction, check_instance, check_tensor, fail
+from knobs.validate import ArgumentTypeError, check_choice, check_fraction, check_instance, check_int, check_tensor, fail
 
 LAYOUTS = ("dense", "coo", "csr")
 
@@ -49,6 +49,21 @@ def storage_bytes(weight: torch.Tensor, layout: str = "dense", index_dtype: torc
         sparse = weight if given == "csr" else to_csr(weight)
         parts = [sparse.values(), sparse.col_indices().to(index_dtype), sparse.crow_indices().to(index_dtype)]
     return sum(part.numel() * part.element_size() for part in parts)
+
+
+def csr_breakeven(rows: int, cols: int, value_bytes: int = 4, index_bytes: int = 8) -> float:
+    """The sparsity above which a rows × cols matrix takes fewer bytes in CSR than dense (chapter 5).
+
+    CSR stores (value + column index) per non-zero and one row pointer per row plus one:
+    (value_bytes + index_bytes)·nnz + index_bytes·(rows + 1) < value_bytes·rows·cols.
+    """
+    check_int("rows", rows, 1)
+    check_int("cols", cols, 1)
+    for name, value, allowed in (("value_bytes", value_bytes, (1, 2, 4, 8)), ("index_bytes", index_bytes, (4, 8))):
+        if check_int(name, value, 1) not in allowed:  # check_int first: it refuses True, which equals 1
+            fail(name, f"one of {allowed} (bytes per value / per index)", value)
+    max_nnz = (value_bytes * rows * cols - index_bytes * (rows + 1)) / (value_bytes + index_bytes)
+    return min(1.0, max(0.0, 1 - max_nnz / (rows * cols)))
 
 
 @torch.no_grad()

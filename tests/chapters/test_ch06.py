@@ -104,3 +104,89 @@ def test_twin_knobs_change_the_frame_in_a_real_browser(built_html, chromium):
         assert "one scale per channel" in alt and "Step 0 of" in alt
     finally:
         page.close()
+
+
+def _outlier_weights():
+    import torch
+    W = train.trained_tiny_lm().hidden.weight.detach().clone()
+    i, j = divmod(int(W.abs().argmax()), W.shape[1])
+    W[i, j] *= 10 * W.abs().max() / W[i, j].abs()  # the chapter's outlier: ten times the largest weight
+    ordinary = torch.ones_like(W, dtype=torch.bool)
+    ordinary[i, j] = False
+    return W, ordinary
+
+
+def test_outlier_prose_follows_which_ordinary_weights_really_round_to_zero():
+    from knobs import quantize as Q
+    W, ordinary = _outlier_weights()
+    numbers = ch06.outlier_numbers(W, ordinary)
+    step = float(Q.quantize_tensor(W, 4).scale)
+    assert step == pytest.approx(float(W.abs().max()) / 7)  # the restricted symmetric range: max|w| on code 7
+    codes = Q.quantize_tensor(W, 4).codes.reshape(W.shape)[ordinary]
+    big = W[ordinary].abs() >= step / 2  # a weight rounds to zero only below half a step
+    assert bool(((codes != 0) == big).all())
+    n_nonzero = int((codes != 0).sum())
+    if n_nonzero:
+        assert "every" not in numbers["outlier_rounding"] and f"{n_nonzero:,} largest" in numbers["outlier_rounding"]
+    assert numbers["ordinary_levels"] == str(len(torch_unique(codes)))
+    assert "every one" in ch06.outlier_verdict(511, 0, [0])
+    assert "480 of the 511" in ch06.outlier_verdict(511, 31, [-1, 0, 1])
+
+
+def torch_unique(codes):
+    return sorted(set(codes.tolist()))
+
+
+def test_qat_verdict_says_how_much_was_recovered_and_what_the_control_shows():
+    full = ch06.qat_verdict(1.05, 1.09, 0.77, 0.78)
+    assert "back to the float model’s 0.78" in full and "slightly below" in full and "QAT’s" in full
+    part = ch06.qat_verdict(1.05, 1.09, 0.90, 0.78)
+    assert "recovered 56%" in part
+    assert "extra training, not QAT" in ch06.qat_verdict(1.05, 0.85, 0.90, 0.78)
+    assert "did not lower" in ch06.qat_verdict(1.05, 1.09, 1.10, 0.78)
+    assert ch06.qat_summary(1.05, 0.77, 0.78) == "brought it back to the float model’s loss"
+    assert ch06.qat_summary(1.05, 0.90, 0.78) == "recovered 56% of the damage"
+
+
+def test_integer_formats_are_twos_complement_in_the_table_and_the_figure():
+    import matplotlib.pyplot as plt
+    from knobs import numformats
+    int8 = numformats.number_format("int8")
+    assert (int8.sign_bits, int8.mantissa_bits) == (0, 0)  # no sign-and-magnitude fields
+    assert numformats.bit_fields(-3, "int8") == {"twos_complement": "11111101"}
+    fig, ax = plt.subplots()
+    ch06.draw_formats(ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "two's complement" in labels and "magnitude" not in labels
+    plt.close(fig)
+
+
+def test_speed_prose_follows_the_measurement():
+    assert ch06.speed_verdict(2.0) == "2.0× faster than fp32" and ch06.speed_verdict(0.5) == "2.0× slower than fp32"
+    assert "pay off even here" in ch06.tiny_speed_reason(2.9)
+    assert "pay off" not in ch06.tiny_speed_reason(0.4) and "same order" in ch06.tiny_speed_reason(0.4)
+
+
+def test_checkers_accept_numpy_and_tensor_forms_of_a_right_answer():
+    import numpy as np
+    import torch
+    from knobs.exercises import ch06 as exercises
+    W = train.trained_tiny_lm().hidden.weight.detach()
+    errors = exercises.clip_errors(W)
+    best = min(errors, key=errors.get)
+    for form in (float, np.float64, np.float32, torch.tensor):
+        assert check("ch06.memory", form(13e9 * (4 + 16 / 128) / 8)).ok
+        assert check("ch06.clip", form(best)).ok
+    assert check("ch06.codes", {"scale": np.float32(0.2), "codes": np.array([3, -2, 0, -7, 5])}).ok
+    assert check("ch06.codes", {"scale": torch.tensor(0.2), "codes": torch.tensor([3, -2, 0, -7, 5])}).ok
+
+
+def test_exercise_3_clips_symmetrically_as_its_text_says():
+    import torch
+    from knobs import quantize as Q
+    assert Q.quant_range(3, "symmetric") == (-3, 3)  # "the restricted symmetric codes -3...3"
+    W = train.trained_tiny_lm().hidden.weight.detach()
+    c = 0.5
+    W_hat = Q.fake_quantize(W, 3, clip=c)
+    edge = c * float(W.abs().max())
+    assert float(W_hat.max()) == pytest.approx(edge) and float(W_hat.min()) == pytest.approx(-edge)

@@ -159,12 +159,33 @@ def test_lottery_ticket_rewinds_survivors_to_their_initial_values(farm):
     make = lambda seed: models.make_tiny_lm(len(vocab), seed=seed)  # noqa: E731
     masks, runs = prune.lottery_ticket(make, X, y, 0.8, steps=4, every=2, X_val=X_val, y_val=y_val,
                                        reinit_seeds=(1,))
-    assert list(runs) == ["dense", "winning ticket", "random re-init 1"]
+    assert list(runs) == ["dense", prune.RESET, "random re-init 1"]
     init = make(0)
-    ticket0 = runs["winning ticket"][0].params["out.weight"]
+    ticket0 = runs[prune.RESET][0].params["out.weight"]
     expected = (init.out.weight * masks["out.weight"]).detach().numpy()
     assert_close(torch.from_numpy(ticket0), torch.from_numpy(expected))
-    assert runs["winning ticket"][-1].step == 4 and "val_loss" in runs["dense"][-1].metrics
+    assert runs[prune.RESET][-1].step == 4 and "val_loss" in runs["dense"][-1].metrics
+
+
+def _run(losses, every=25):
+    from knobs.train import Snapshot
+    return [Snapshot(every * i, {}, {"val_loss": v}) for i, v in enumerate(losses)]
+
+
+def test_winning_ticket_test_is_frankle_and_carbins_criterion():
+    dense = _run([3.0, 1.0, 0.8, 0.75, 0.78])  # best 0.75 at step 75
+    # matches the dense best at step 50, earlier than the dense network: a winning ticket
+    early = prune.winning_ticket_test(_run([3.0, 0.9, 0.74, 0.8, 0.9]), dense)
+    assert early["winning"] and early["ticket_step"] == 50 and early["dense_step"] == 75
+    assert early["dense_best"] == 0.75 and early["ticket_best"] == 0.74
+    # beats random re-inits perhaps, but stays above the dense best: not a winning ticket
+    above = prune.winning_ticket_test(_run([3.0, 1.5, 1.0, 0.83, 0.82]), dense)
+    assert not above["winning"] and above["ticket_step"] is None and above["ticket_best"] == 0.82
+    # matches it, but only later than the dense network did: not in at most as many iterations
+    late = prune.winning_ticket_test(_run([3.0, 1.5, 1.0, 0.9, 0.75]), dense)
+    assert not late["winning"] and late["ticket_step"] == 100
+    with pytest.raises(ValueError, match="key"):
+        prune.winning_ticket_test(_run([1.0]), dense, key="val_acc")
 
 
 @pytest.mark.parametrize("call, message", [

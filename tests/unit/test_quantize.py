@@ -64,7 +64,11 @@ def test_fp32_bits_match_an_independent_encoder():
 
 
 def test_int_bit_fields_are_twos_complement():
-    assert numformats.bit_fields(-1, "int8") == {"sign": "1", "magnitude": "1111111"}
+    assert numformats.bit_fields(-1, "int8") == {"twos_complement": "11111111"}  # -128 + 127, not "minus 127"
+    assert numformats.bit_fields(-3, "int8") == {"twos_complement": "11111101"}  # -128 + 125: no magnitude field
+    assert numformats.bit_fields(-128, "int8") == {"twos_complement": "10000000"}
+    int8 = numformats.number_format("int8")
+    assert (int8.sign_bits, int8.exponent_bits, int8.mantissa_bits) == (0, 0, 0)
     assert numformats.value_from_fields(numformats.bit_fields(-8, "int4"), "int4") == -8
     with pytest.raises(ValueError, match="between -8 and 7"):
         numformats.bit_fields(9, "int4")

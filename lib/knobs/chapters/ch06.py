@@ -20,7 +20,7 @@ from knobs import quantize as Q
 from knobs.figures import LEGEND_SIZE, PALETTE, TICK_SIZE, TITLE_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import LossView, PredictionsView, View
-from knobs.validate import ArgumentTypeError, check_axes, check_choice, check_int, check_number, fail
+from knobs.validate import ArgumentTypeError, check_axes, check_choice, check_int, check_number, check_tensor, fail
 
 GROUP_SIZE = 8  # weights per group: 2 groups per row of hidden.weight, 4 per row of out.weight
 QAT_LR = 0.003  # small: QAT fine-tunes a trained model, it does not train one
@@ -208,11 +208,11 @@ LABS = [quantization_lab]
 
 
 # ---- the chapter's static figures (drawn once, not per frame) ----------------------------------------------------------
-FIELD_COLORS = {"sign": PALETTE[5], "exponent": PALETTE[0], "mantissa": PALETTE[2], "magnitude": PALETTE[1]}
+FIELD_COLORS = {"sign": PALETTE[5], "exponent": PALETTE[0], "mantissa": PALETTE[2], "two's complement": PALETTE[1]}
 
 
 def draw_formats(ax, names=numformats.FORMATS) -> None:
-    """One row of boxes per number format: sign, exponent and mantissa bits (integers: sign and magnitude).
+    """One row of boxes per number format: sign, exponent and mantissa bits (integers: one two's-complement field).
 
     Each box holds its number of bits; the colours are named in a legend above (a box of 1 bit is too narrow
     for its name at the book's text size).
@@ -225,8 +225,8 @@ def draw_formats(ax, names=numformats.FORMATS) -> None:
         check_choice("names (each format)", name, numformats.FORMATS)
     for row, name in enumerate(names):
         fmt = numformats.number_format(name)
-        fields = [("sign", 1)] + ([("exponent", fmt.exponent_bits), ("mantissa", fmt.mantissa_bits)]
-                                  if fmt.kind == "float" else [("magnitude", fmt.mantissa_bits)])
+        fields = ([("sign", 1), ("exponent", fmt.exponent_bits), ("mantissa", fmt.mantissa_bits)]
+                  if fmt.kind == "float" else [("two's complement", fmt.bits)])  # top bit weighs -2^(b-1)
         start = 0
         for field, width in fields:
             shown[field] = ax.barh(row, width, left=start, height=0.72, color=FIELD_COLORS[field], edgecolor="white",
@@ -283,3 +283,78 @@ def speed_verdict(ratio: float) -> str:
     if ratio <= 1 / 1.1:
         return f"{1 / ratio:.1f}× slower than fp32"
     return "about as fast as fp32"
+
+
+# ---- the numbers and verdicts the chapter's prose states (computed, never typed) -----------------------
+def outlier_numbers(W_out: torch.Tensor, ordinary: torch.Tensor, bits: int = 4) -> dict[str, str]:
+    """Chapter 6's outlier: with one symmetric scale for the tensor, which ordinary weights round to zero?
+
+    A weight rounds to zero only below half a step; the largest ordinary weights may still land on ±1 step.
+    `ordinary` is a boolean mask of W_out's shape: True for every weight but the outlier.
+    """
+    W_out = check_tensor("W_out", W_out, dim=2, floating=True)
+    check_tensor("ordinary", ordinary)
+    if ordinary.shape != W_out.shape or ordinary.dtype != torch.bool or not bool(ordinary.any()):
+        fail("ordinary", f"a boolean mask of W_out's shape {tuple(W_out.shape)} with at least one True", ordinary)
+    check_int("bits", bits, 2, 8)
+    qt = Q.quantize_tensor(W_out, bits)
+    step = float(qt.scale)
+    codes = qt.codes.reshape(W_out.shape)[ordinary]
+    n, nonzero = int(ordinary.sum()), int((codes != 0).sum())
+    used = sorted(set(codes.tolist()))
+    return {
+        "outlier_step": f"{step:.2f}",
+        "outlier_half_step": f"{step / 2:.2f}",
+        "ordinary_max": f"{float(W_out[ordinary].abs().max()):.2f}",
+        "ordinary_levels": str(len(used)),
+        "ordinary_zero_share": f"{(n - nonzero) / n:.0%}",
+        "outlier_rounding": outlier_verdict(n, nonzero, used),
+    }
+
+
+def outlier_verdict(n_ordinary: int, n_nonzero: int, codes_used) -> str:
+    """What one scale set by an outlier does to the ordinary weights: all to zero, or all but the largest."""
+    if n_nonzero == 0:
+        return f"every one of the {n_ordinary:,} ordinary weights rounds to zero"
+    shown = ", ".join(f"{c:+d}" if c else "0" for c in codes_used)
+    return (f"{n_ordinary - n_nonzero:,} of the {n_ordinary:,} ordinary weights round to zero, and only the "
+            f"{n_nonzero:,} largest keep a code other than 0 (codes used: {shown})")
+
+
+def qat_verdict(ptq_loss: float, control_loss: float, qat_loss: float, float_loss: float,
+                tolerance: float = 0.02) -> str:
+    """How much of the 2-bit damage QAT repaired, and whether the extra training alone (the control) did as well."""
+    if qat_loss <= float_loss + tolerance:
+        gist = (f"QAT brought the 2-bit loss from {ptq_loss:.2f} to {qat_loss:.2f}, back to the float model’s "
+                f"{float_loss:.2f}" + (" (here even slightly below it)" if qat_loss < float_loss else ""))
+    elif qat_loss < ptq_loss:
+        share = (ptq_loss - qat_loss) / (ptq_loss - float_loss)
+        gist = (f"QAT recovered {share:.0%} of what 2-bit rounding cost, from {ptq_loss:.2f} to {qat_loss:.2f} "
+                f"(float model: {float_loss:.2f})")
+    else:
+        gist = f"QAT did not lower the 2-bit loss here ({ptq_loss:.2f} before, {qat_loss:.2f} after)"
+    if control_loss > qat_loss:
+        return (gist + f"; training as long in float and quantizing afterwards ended at {control_loss:.2f}, so the "
+                "gain is QAT’s, not the extra training’s: the model learned weights that survive rounding.")
+    return (gist + f"; training as long in float and quantizing afterwards did as well ({control_loss:.2f}), so here "
+            "the extra training, not QAT, did the work.")
+
+
+def qat_summary(ptq_loss: float, qat_loss: float, float_loss: float, tolerance: float = 0.02) -> str:
+    """The summary's short form of `qat_verdict`."""
+    if qat_loss <= float_loss + tolerance:
+        return "brought it back to the float model’s loss"
+    if qat_loss < ptq_loss:
+        return f"recovered {(ptq_loss - qat_loss) / (ptq_loss - float_loss):.0%} of the damage"
+    return "did not repair it"
+
+
+def tiny_speed_reason(ratio: float) -> str:
+    """Why int8 ran as it did on the tiny model (ratio = fp32 time / int8 time): the prose follows the measurement."""
+    overheads = "quantizing every input, calling the int8 kernel, converting the result back"
+    if ratio >= 1.1:
+        return (f"this CPU’s int8 kernels pay off even here, but with matrices of a few hundred weights the fixed costs "
+                f"of int8 — {overheads} — are of the same order as the arithmetic they save, so on another machine "
+                "the tiny model can just as well run slower in int8")
+    return (f"with matrices of a few hundred weights, the fixed costs of int8 — {overheads} — are of the same order "
+            "as the arithmetic they save")

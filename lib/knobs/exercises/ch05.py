@@ -119,12 +119,20 @@ CLAIMS = {
 }
 
 
+def _as_truth(value) -> bool:
+    """True or False in any form a computation gives it: bool, NumPy's bool_, a one-element bool tensor or array."""
+    if hasattr(value, "dtype") and str(value.dtype) in ("bool", "torch.bool") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if not isinstance(value, bool):
+        raise ValueError("each value must be True or False (no quotes)")
+    return value
+
+
 @exercise("ch05.claims")
 def check_claims(answer):
     if not isinstance(answer, dict) or set(answer) != set(CLAIMS):
         raise ValueError("give a dict with exactly the six claims as keys and True or False as values")
-    if not all(isinstance(v, bool) for v in answer.values()):
-        raise ValueError("each value must be True or False (no quotes)")
+    answer = {claim: _as_truth(value) for claim, value in answer.items()}
     wrong = sum(answer[k] != v for k, v in CLAIMS.items())
     if not wrong:
         return True, "Zeros save only what the format or the kernel skips; structure is what makes the matrix smaller."
