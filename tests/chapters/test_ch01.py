@@ -50,6 +50,10 @@ def test_validation_pairs_all_occur_in_training(farm):
     assert overlap["distinct_train_pairs"] < overlap["train_pairs"] / 10  # "repeats a few dozen sentences"
     numbers = ch01.data_numbers(farm.X, farm.y, farm.X_val, farm.y_val, len(farm.vocab))
     assert numbers["val_pairs_seen"] == "100%"
+    total, distinct = ch01.sentence_counts(data.load_corpus("farm"))
+    assert distinct < total / 5  # "repeats its sentences"
+    assert ch01.data_numbers(farm.X, farm.y, farm.X_val, farm.y_val, len(farm.vocab),
+                             data.load_corpus("farm"))["distinct_sentences"] == str(distinct)
 
 
 def test_the_count_table_floor_is_below_what_the_model_reaches(farm, trained):

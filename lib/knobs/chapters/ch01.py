@@ -86,10 +86,24 @@ def count_table_loss(X, y, X_val, y_val, vocab_size: int) -> float:
     return sum(losses) / len(losses)
 
 
-def data_numbers(X, y, X_val, y_val, vocab_size: int) -> dict[str, str]:
-    """The prose's numbers about the data: validation overlap and the best possible loss."""
+def sentence_counts(corpus) -> tuple[int, int]:
+    """(sentences, distinct sentences) of a corpus: every sentence ends with the word "."."""
+    check_instance("corpus", corpus, data.Corpus, "a Corpus (from data.load_corpus)")
+    sentences, current = [], []
+    for word in corpus.tokens:
+        current.append(word)
+        if word == ".":
+            sentences.append(" ".join(current))
+            current = []
+    return len(sentences), len(set(sentences))
+
+
+def data_numbers(X, y, X_val, y_val, vocab_size: int, corpus=None) -> dict[str, str]:
+    """The prose's numbers about the data: validation overlap, the best possible loss (and the sentences' repeats)."""
     overlap = validation_overlap(X, y, X_val, y_val)
-    return {"val_pairs_seen": f"{overlap['pairs_seen']:.0%}", "distinct_pairs": str(overlap["distinct_train_pairs"]),
+    sentences = {} if corpus is None else dict(zip(("sentences", "distinct_sentences"),
+                                                    map(str, sentence_counts(corpus))))
+    return {**sentences, "val_pairs_seen": f"{overlap['pairs_seen']:.0%}", "distinct_pairs": str(overlap["distinct_train_pairs"]),
             "distinct_contexts": str(overlap["distinct_train_contexts"]), "train_pairs": f"{overlap['train_pairs']:,}",
             "floor_loss": f"{count_table_loss(X, y, X_val, y_val, vocab_size):.2f}"}
 
