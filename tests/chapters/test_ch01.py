@@ -139,6 +139,8 @@ def test_quiz_context_question_is_computed():
     def total(context):
         return models.count_parameters(models.make_tiny_lm(29, embed_dim=8, hidden=32, context=context)).total
 
+    shown = eval(question["code"], {"make_tiny_lm": models.make_tiny_lm})  # noqa: S307 - our own JSON
+    assert models.count_parameters(shown).total == total(3)  # the code shown is the model the question means
     right = [a for a in question["answers"] if a.get("correct")]
     assert len(right) == 1 and right[0]["value"] == total(3) - total(2)
     wrong = [a["value"] for a in question["answers"] if a.get("type") == "value" and not a["correct"]]
