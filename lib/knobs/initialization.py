@@ -60,8 +60,10 @@ def signal_through_depth(scheme: str, activation: str = "tanh", depth: int = 20,
                          batch: int = 128, seed: int = 0) -> dict[str, list[float]]:
     """Send random inputs forward through `depth` layers initialized by `scheme`, and a random gradient back.
 
-    Returns the spread (std) of each layer's output going forward, and of the
-    gradient with respect to each layer's output coming back (layers 1..depth).
+    Returns the spread (std) of each layer's output going forward, of the
+    gradient with respect to each layer's output coming back (layers 1..depth),
+    and the size (Frobenius norm) of the gradient with respect to each layer's
+    weights: the signal from above times the activation from below (chapter 2).
     """
     check_choice("scheme", scheme, SCHEMES)
     check_choice("activation", activation, sorted(ACTIVATIONS))
@@ -70,17 +72,18 @@ def signal_through_depth(scheme: str, activation: str = "tanh", depth: int = 20,
     check_int("batch", batch, 1, 100_000)
     check_int("seed", seed, 0)
     generator = torch.Generator().manual_seed(seed)
-    weights = [init_normal_(torch.empty(width, width), scheme, generator) for _ in range(depth)]
+    weights = [init_normal_(torch.empty(width, width), scheme, generator).requires_grad_() for _ in range(depth)]
     h = torch.randn(batch, width, generator=generator)  # unit-variance inputs, (batch, width)
     outputs = []
     for W in weights:  # no biases: they start at zero anyway
-        h = ACTIVATIONS[activation](h @ W.T).requires_grad_()  # (batch, width)
+        h = ACTIVATIONS[activation](h @ W.T)  # (batch, width); needs grad through W
         h.retain_grad()  # keep d(loss)/d(h) of this inner node for us to measure
         outputs.append(h)
     loss = (h * torch.randn(h.shape, generator=generator)).sum()  # a random direction to send back
     loss.backward()
     return {"activation_std": [float(h.detach().std()) for h in outputs],
-            "gradient_std": [float(h.grad.std()) for h in outputs]}
+            "gradient_std": [float(h.grad.std()) for h in outputs],
+            "weight_gradient_norm": [float(W.grad.norm()) for W in weights]}
 
 
 @torch.no_grad()

@@ -48,6 +48,6 @@ def test_symmetry_twin_counts_one_unit_until_noise_breaks_the_tie(page):
     twin = page.locator("#twin-ch02-symmetry")
     set_knob(twin, "hidden and output layers start", 2)  # all equal (0.3)
     set_knob(twin, "added random noise (std)", 0)
-    assert "1 of 32 hidden units" in last_step(twin)
+    assert "32 hidden units, 1 distinct" in last_step(twin)
     set_knob(twin, "added random noise (std)", 1)  # 0.001
-    assert "32 of 32 hidden units" in last_step(twin)
+    assert "32 hidden units, 32 distinct" in last_step(twin)

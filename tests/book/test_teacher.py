@@ -196,10 +196,12 @@ def test_quiz_questions_are_well_formed(key):
 
 def test_ch01_quiz_numbers_are_computed_not_guessed():
     numeric = next(q for q in quiz.load_questions("ch01") if q["type"] == "numeric")
-    layer = eval(numeric["code"], {"torch": torch})  # noqa: S307 - our own JSON
+    wider = eval(numeric["code"], {"make_tiny_lm": models.make_tiny_lm})  # noqa: S307 - our own JSON: 3 words
+    gain = models.count_parameters(wider).total - models.count_parameters(
+        models.make_tiny_lm(29, embed_dim=8, hidden=32, context=2)).total
     values = {a["value"]: a["correct"] for a in numeric["answers"] if a["type"] == "value"}
-    assert values[models.count_parameters(layer).total] is True
-    assert values[layer.weight.numel()] is False  # the "forgot the bias" answer
+    assert values[gain] is True
+    assert values[wider.embed.weight.numel()] is False  # the "a second embedding table" answer
 
 
 def test_quiz_script_is_self_contained_and_cannot_fetch_mathjax():

@@ -3,6 +3,7 @@ hint at the usual slips and never print the answer; its quiz."""
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -127,7 +128,7 @@ def test_symmetry_lab_counts_distinct_units(init, noise, distinct):
     lab.steps = 30
     run_to_end(lab, {"init": init, "noise": noise})
     assert lab.snapshot.metrics["distinct_units"] == distinct
-    assert f"{distinct} of 32 hidden units" in lab.describe()
+    assert f"32 hidden units, {distinct} distinct" in lab.describe()
 
 
 @pytest.mark.parametrize("make", ch02.LABS)
@@ -136,3 +137,71 @@ def test_twins_stay_within_the_frame_budget(make):
     settings = len(list(itertools.product(*(c.twin for c in lab.controls))))
     # ~7 KB a frame (a panel's background is sent once): both twins together ~1.1 MB, the page under 2 MB
     assert settings * lab.twin_frames <= 100
+
+
+# ---- issue 19 and the review: the claims behind the prose -------------------------------------------------------
+def test_equal_incoming_weights_alone_do_not_keep_units_identical():
+    """Symmetry needs equal outgoing weights too: with a random output layer every hidden unit becomes distinct."""
+    half = ch02.incoming_only_equal_run(steps=150)
+    assert half["distinct_units"] == half["hidden"] == 32
+    both = ch02.symmetry_run({"init": "all equal (0.3)", "noise": 0.0}, steps=150, every=150)
+    assert list(both)[-1].metrics["distinct_units"] == 1
+
+
+def test_weight_gradients_do_not_vanish_with_depth_while_the_output_gradient_does():
+    """Small init, tanh: the gradient of each layer's output shrinks towards layer 1, its weights' gradient does not."""
+    signals = initialization.signal_through_depth("small", "tanh", depth=20, width=64)
+    assert signals["gradient_std"][0] < 1e-15 * signals["gradient_std"][-1]
+    weights = signals["weight_gradient_norm"]
+    assert max(weights) < 2 * min(weights) and max(weights) < 1e-15  # the same tiny size in every layer
+
+
+def test_weight_gradient_norm_is_the_outer_product_of_signal_and_input():
+    """One tanh layer by hand: dL/dW = (r · tanh'(a))ᵀ h, with the function's own random draws (same generator order)."""
+    signals = initialization.signal_through_depth("xavier", "tanh", depth=1, width=8, batch=5, seed=1)
+    generator = torch.Generator().manual_seed(1)
+    W = initialization.init_normal_(torch.empty(8, 8), "xavier", generator)
+    h = torch.randn(5, 8, generator=generator)
+    r = torch.randn(5, 8, generator=generator)  # the random direction sent back
+    out = torch.tanh(h @ W.T)
+    expected = ((r * (1 - out ** 2)).T @ h).norm()
+    assert signals["weight_gradient_norm"][0] == pytest.approx(float(expected), rel=1e-5)
+    assert signals["gradient_std"][0] == pytest.approx(float(r.std()), rel=1e-5)
+
+
+def test_exercise4_numbers_adam_detours():
+    numbers = ch02.exercise4_numbers()
+    sgd, momentum, adam = (int(numbers[f"ex4_{k}_steps"]) for k in ("sgd", "momentum", "adam"))
+    assert sgd < 150 and momentum < 150 and adam > 3 * max(sgd, momentum)  # Adam is slowest, beyond the lab's 150
+    assert float(numbers["ex4_adam_theta1_100"]) > float(numbers["ex4_best_theta1"]) + 0.3  # right of the minimum
+
+
+def test_momentum_0_9_at_lr_0_03_reaches_the_global_minimum_where_sgd_does_not():
+    """'Things to try': the momentum optimizer (momentum 0.9) at lr 0.03 vs plain SGD, from the lab's start."""
+    from knobs import descent
+
+    best, local = descent.minima()
+    ends = {}
+    for name in ("sgd", "momentum"):
+        *_, (step, theta, loss) = descent.descend((1.9, -1.2), descent.make_optimizer(name, 0.03, 0.9), 150)
+        ends[name] = theta
+    assert np.linalg.norm(ends["momentum"] - best) < 0.05 and np.linalg.norm(ends["sgd"] - local) < 0.05
+    *_, (step, theta, loss) = descent.descend((1.9, -1.2), descent.make_optimizer("momentum", 0.03, 0.03), 150)
+    assert np.linalg.norm(theta - local) < 0.05  # momentum = 0.03 would not: the wording must say 0.9
+
+
+@pytest.mark.parametrize("form", ["int", "float", "np.float32", "np.float64", "0-d tensor", "0-d array"])
+def test_checkers_accept_every_numeric_form(form):
+    convert = {"int": int, "float": float, "np.float32": np.float32, "np.float64": np.float64,
+               "0-d tensor": torch.tensor, "0-d array": np.array}[form]
+    assert check("ch02.max_lr", convert(1 / 3) if form != "int" else 1 / 3).ok
+    assert check("ch02.chain", {k: convert(v) for k, v in {"a": -24, "b": 16, "c": 8}.items()}).ok, form
+    assert "best step" in check("ch02.max_lr", convert(1 / 6) if form != "int" else 1 / 6).message
+
+
+def test_hidden_hints_use_the_exercise_names():
+    import inspect
+
+    source = inspect.getsource(ex)
+    for stale in ("da.T @ x", "sums da ", "dW1 = da."):
+        assert stale not in source

@@ -656,7 +656,11 @@ VALID = {
     "lab.watch.Watcher": (lambda: dict(model=tiny(), display=False), {"budget": BAD["fraction"] + [0.0, 1.0]}),
     "lab.watch.watch": (lambda: dict(model=tiny(), display=False), {"budget": BAD["fraction"] + [0.0, 1.0]}),
     # ---- chapters: what a notebook calls where a learner sees it ---------------------------------------------------
+    "chapters.ch01.ablation_groups": (lambda: dict(model=tiny(), vocab=FARM.vocab,
+                                                   effects=torch.zeros(sum(p.numel() for p in tiny().parameters()))),
+                                      {"effects": [3, None, torch.zeros(3), torch.zeros(2, 2)], "threshold": "amount"}),
     "chapters.ch02.draw_surface": (lambda: dict(ax=axes(), lines=2), {}),
+    "chapters.ch02.incoming_only_equal_run": (lambda: dict(steps=1), {}),
     "chapters.ch02.symmetry_run": (lambda: dict(values={"init": "all zero", "noise": 0.0}, steps=2, every=1),
                                    {"values": [3, None, {"init": "nope"}, {"noise": -1.0}]}),
     "chapters.ch05.measure": (lambda: dict(model=tiny()), {}),

@@ -7,6 +7,7 @@ the path, the point and the curves each frame.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from knobs import data, descent, models, train
 from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, style_axes
@@ -135,7 +136,7 @@ def distinct_units_view(hidden: int = 32) -> CurvesView:
     return CurvesView(["distinct_units"], title=f"distinct hidden units (of {hidden})", ylim=(0, hidden * 1.1),
                       yticks=[1, 8, 16, 24, 32][: 1 + hidden // 8], legend=None, colors=[PALETTE[3]], lw=2.5,
                       drawstyle="steps-post",
-                      summary=f"{{distinct_units:.0f}} of {hidden} hidden units differ from each other.")
+                      summary=f"{hidden} hidden units, {{distinct_units:.0f}} distinct.")
 
 
 def symmetry_run(values, steps, every):
@@ -170,6 +171,50 @@ def symmetry_lab() -> Lab:
                lambda: LossView()],
         steps=300, every=5, twin_frames=7,
     )
+
+
+def incoming_only_equal_run(steps: int = 150) -> dict[str, float]:
+    """Equal *incoming* weights (hidden layer all 0.3, bias 0) but the output layer left random: still symmetric?
+
+    Unit j's gradient is proportional to column j of out.weight, so different
+    outgoing weights tell the units apart from the first step (the lab's
+    'all equal' start fills both layers).
+    """
+    check_int("steps", steps, 1, 10_000)
+    vocab, X, y, X_val, y_val = data.farm_split()
+    model = models.make_tiny_lm(len(vocab), seed=0)
+    with torch.no_grad():
+        model.hidden.weight.fill_(0.3)  # the lab's 'all equal' value
+        model.hidden.bias.zero_()
+    last = train.run_to_end(train.train_lm(model, X, y, X_val=X_val, y_val=y_val, steps=steps, every=steps,
+                                           lr=0.03, optimizer="adam", seed=0))
+    return {"distinct_units": float(count_distinct_units(last.params["hidden.weight"], last.params["hidden.bias"])),
+            "val_loss": last.metrics["val_loss"], "hidden": float(model.config.hidden)}
+
+
+# ---- exercise 4's numbers: the three optimizers from (-1.9, 1.5) -----------------------------
+EXERCISE4_START, EXERCISE4_LR = (-1.9, 1.5), 0.03
+
+
+def steps_to_minimum(name: str, start=EXERCISE4_START, lr: float = EXERCISE4_LR, tol: float = 1e-3,
+                     max_steps: int = 5000) -> tuple[int | None, list[np.ndarray]]:
+    """Steps until the loss is within `tol` of the global minimum's (None if never), and the path taken."""
+    floor = descent.loss(descent.minima()[0])
+    path = []
+    for step, theta, loss in descent.descend(start, descent.make_optimizer(name, lr), max_steps):
+        path.append(np.array(theta, dtype=float))
+        if loss - floor < tol:
+            return step, path
+    return None, path
+
+
+def exercise4_numbers() -> dict[str, str]:
+    """The solution's numbers: steps each optimizer needs, and where Adam meets the valley floor (step 100)."""
+    steps = {name: steps_to_minimum(name) for name in descent.OPTIMIZERS}
+    adam_path = steps["adam"][1]
+    return {"ex4_sgd_steps": str(steps["sgd"][0]), "ex4_momentum_steps": str(steps["momentum"][0]),
+            "ex4_adam_steps": str(steps["adam"][0]), "ex4_adam_theta1_100": f"{adam_path[100][0]:.2f}",
+            "ex4_best_theta1": f"{descent.minima()[0][0]:.2f}"}
 
 
 LABS = [descent_lab, symmetry_lab]

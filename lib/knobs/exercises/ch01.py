@@ -1,5 +1,5 @@
 """Chapter 1 exercises: counting parameters, weight tying, parameter or hyperparameter."""
-from knobs.exercises.checker import direction_hint, exercise, is_close
+from knobs.exercises.checker import as_number, direction_hint, exercise, is_close
 from knobs.models import GPT2Config, TinyLMConfig, TinyLM, count_parameters, gpt2_parameter_formula
 
 COUNT_CONFIG = dict(vocab_size=29, context=2, embed_dim=4, hidden=10)
@@ -7,6 +7,7 @@ COUNT_CONFIG = dict(vocab_size=29, context=2, embed_dim=4, hidden=10)
 
 @exercise("ch01.count")
 def check_count(answer):
+    answer = as_number(answer)  # any numeric form: int, float, NumPy scalar, 0-d tensor
     table = count_parameters(TinyLM(TinyLMConfig(**COUNT_CONFIG)))
     expected, kinds = table.total, table.by_kind()
     if is_close(answer, expected, rel=0):
@@ -23,6 +24,7 @@ def check_count(answer):
 
 @exercise("ch01.untied")
 def check_untied(answer):
+    answer = as_number(answer)  # any numeric form: int, float, NumPy scalar, 0-d tensor
     c = GPT2Config()
     expected = sum(gpt2_parameter_formula(GPT2Config(tie_word_embeddings=False)).values())
     if is_close(answer, expected, rel=0):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from knobs.autograd import Value
-from knobs.exercises.checker import direction_hint, exercise, is_close
+from knobs.exercises.checker import as_number, direction_hint, exercise, is_close
 from knobs.validate import fail
 
 CHAIN_AT = {"a": 2.0, "b": -3.0, "c": 10.0}  # f(a, b, c) = (a*b + c)**2 at this point
@@ -58,7 +58,7 @@ def check_hidden(answer):
     mine = {k: torch.as_tensor(v, dtype=torch.float32).detach() for k, v in answer.items()}
     shape = tuple(reference["hidden.weight"].shape)
     if tuple(mine["hidden.weight"].shape) == shape[::-1]:
-        return False, "Transposed: a weight's gradient has the weight's own shape (out, in). Try da.T @ x."
+        return False, "Transposed: a weight's gradient has the weight's own shape (out, in). Try d_pre.T @ x_in."
     for name in reference:
         if tuple(mine[name].shape) != tuple(reference[name].shape):
             return False, f"{name} should have shape {tuple(reference[name].shape)}, got {tuple(mine[name].shape)}."
@@ -69,28 +69,28 @@ def check_hidden(answer):
     if hints:
         return False, hints
     if close["hidden.weight"]:
-        return False, "hidden.weight is right; the bias gradient sums da over the batch (each example adds its share)."
-    return False, "Go one line at a time: da = dh · tanh'(a), then dW1 = da.T @ x and db1 = da summed over the batch."
+        return False, "hidden.weight is right; the bias gradient sums d_pre over the batch (each example adds its share)."
+    return False, "Go one line at a time: d_pre = dh · tanh'(a_pre), then dW1 = d_pre.T @ x_in and db1 = d_pre summed over the batch."
 
 
 @torch.no_grad()
 def _hidden_mistakes(model, X, y, mine) -> str:
     """Recognise the usual slips by recomputing the gradient with each slip made on purpose."""
-    x = model.embed.weight[X].flatten(1)
-    a = x @ model.hidden.weight.T + model.hidden.bias
-    h = torch.tanh(a)
+    x_in = model.embed.weight[X].flatten(1)
+    a_pre = x_in @ model.hidden.weight.T + model.hidden.bias
+    h = torch.tanh(a_pre)
     z = h @ model.out.weight.T + model.out.bias
     dz = (torch.softmax(z, 1) - torch.nn.functional.one_hot(y, z.shape[1])) / len(y)
     dh = dz @ model.out.weight
     slips = {
         "You skipped tanh: multiply dh by its slope 1 - h² before going into the weights.": dh,
-        "tanh'(a) is 1 - tanh(a)² = 1 - h², not 1 - a².": dh * (1 - a ** 2),
+        "tanh'(a_pre) is 1 - tanh(a_pre)² = 1 - h², not 1 - a_pre².": dh * (1 - a_pre ** 2),
         "The loss is the *mean* over the batch, so dz already carries the 1/B: don't divide again.":
             dh * (1 - h ** 2) / len(y),
         "The loss is the mean over the batch: the gradient carries a 1/B (dz did).": dh * (1 - h ** 2) * len(y),
     }
-    for message, da in slips.items():
-        if torch.allclose(mine["hidden.weight"], da.T @ x, rtol=1e-4, atol=1e-7):
+    for message, d_pre in slips.items():
+        if torch.allclose(mine["hidden.weight"], d_pre.T @ x_in, rtol=1e-4, atol=1e-7):
             return message
     return ""
 
@@ -110,6 +110,7 @@ def max_lr_loss(theta):
 
 @exercise("ch02.max_lr")
 def check_max_lr(answer):
+    answer = as_number(answer)  # any numeric form: int, float, NumPy scalar, 0-d tensor
     expected = stable_limit()
     if is_close(answer, expected, rel=0.01):
         return True, "Beyond 2 / (largest curvature) the steep direction overshoots by more than it corrects, and grows."
