@@ -291,6 +291,10 @@ class RealModel:
     cite: str  # the bibliography key
 
 
+# Gopher's and Chinchilla's training budget by Hoffmann et al.'s (2022) fuller FLOP count (attention and embeddings
+# included), the same for both models; 6ND gives them 5.0e23 and 5.9e23.
+GOPHER_CHINCHILLA_FLOPS = 5.76e23
+
 # GPT-3 175B's published shape (Brown et al. 2020, Table 2.1): GPT-2's architecture, wider, deeper, longer context.
 GPT3_CONFIG = models.GPT2Config(n_embd=12288, n_layer=96, n_head=96, n_positions=2048)
 
