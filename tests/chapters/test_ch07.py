@@ -150,3 +150,11 @@ def test_chinchilla_numbers_and_the_years_text():
     assert ch07.years_text(1_444_078) == "about 1.4 million" and ch07.years_text(974_463) == "about 970,000"
     cost = ch07.cost_numbers()
     assert cost["attn_share"] == "1.4%" and int(cost["kv_batch_equal"]) > 1
+
+
+def test_the_compute_frontier_moves_to_bigger_models():
+    sweep = ch07.scale_sweep(progress=False)
+    frontier = ch07.compute_frontier(sweep)
+    budgets, sizes = zip(*frontier)
+    assert list(budgets) == sorted(budgets) and list(sizes) == sorted(sizes) and len(sizes) >= 4
+    assert "–" in ch07.frontier_numbers(sweep)["frontier_range"]

@@ -414,3 +414,31 @@ def years_text(years: float) -> str:
     check_number("years", years, 0, low_open=True)
     rounded = float(f"{years:.2g}")
     return f"about {rounded / 1e6:g} million" if rounded >= 1e6 else f"about {rounded:,.0f}"
+
+
+def compute_frontier(sweep: sweeps.SweepResult, size: str = "8 farms") -> list[tuple[float, int]]:
+    """(budget, parameters) where the best size for a compute budget first grows past every smaller best size.
+
+    For each budget (6 N x pairs processed so far, on a log grid), the best size is the one whose learning curve
+    reached the lowest validation loss within that budget.
+    """
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
+    k = sweep.size_index(size)
+    flops = 6.0 * sweep.n_params[:, None] * sweep.steps[None, 1:] * sweep.batch_size  # (S, T-1)
+    val = sweep.val[:, k, 1:]
+    frontier, largest = [], -1
+    for budget in np.logspace(np.log10(flops.min()), np.log10(flops.max()), 200):
+        reached = np.where(flops <= budget, val, np.inf).min(axis=1)  # (S,) best loss each size reached in budget
+        best = int(np.argmin(reached))
+        if best > largest:
+            frontier.append((float(budget), int(sweep.n_params[best])))
+            largest = best
+    return frontier
+
+
+def frontier_numbers(sweep: sweeps.SweepResult, size: str = "8 farms") -> dict[str, str]:
+    """The budgets over which the best size grows (prose: '10⁶–10⁹ FLOPs here')."""
+    frontier = compute_frontier(sweep, size)
+    grows = frontier[1:]  # the budgets at which a larger size takes over
+    return {"frontier_range": f"{scale.order_of_magnitude(grows[0][0])}–{scale.order_of_magnitude(grows[-1][0])}",
+            "frontier_sizes": ", ".join(f"{n:,}" for _, n in frontier)}
