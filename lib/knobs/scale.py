@@ -131,6 +131,21 @@ def conditional_entropy(tokens, context: int) -> float:
     return nats / (len(tokens) - context)
 
 
+def entropy_bias_correction(tokens, context: int) -> float:
+    """Miller-Madow's first-order correction to `conditional_entropy` (chapter 7), in nats.
+
+    A conditional entropy counted from n predicted words underestimates the source's by about
+    (distinct (context, next word) pairs - distinct contexts) / (2 n): add this to the count's estimate.
+    """
+    if isinstance(tokens, str) or not hasattr(tokens, "__len__"):
+        fail("tokens", "a list of words (e.g. load_corpus('farm').tokens)", tokens, ArgumentTypeError)
+    check_int("context", context, 1, len(tokens) - 1)
+    tokens = list(tokens)
+    grams = set(zip(*(tokens[i:] for i in range(context + 1))))
+    contexts = {gram[:-1] for gram in grams}
+    return (len(grams) - len(contexts)) / (2 * (len(tokens) - context))
+
+
 # ---- the cost side --------------------------------------------------------------------------
 
 # Bytes per parameter while training with Adam. Mixed precision keeps fp16/bf16 weights and gradients for the
@@ -204,6 +219,55 @@ def measure_training_flops(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -
     return int(counter.get_total_flops())
 
 
+def attention_flops_per_token(config: models.GPT2Config, n_ctx: int | None = None) -> float:
+    """Forward FLOPs per token of attention's scores and weighted sum, which 6 N D leaves out (chapter 7).
+
+    Kaplan et al. (2020, Table 1): 2 n_layer n_ctx d_attn per token forward (d_attn = n_embd in GPT-2 and
+    GPT-3), triple that for training. Counted for a token attending to all n_ctx positions (the context's end).
+    """
+    check_instance("config", config, models.GPT2Config, "a GPT2Config (e.g. scale.GPT3_CONFIG)")
+    n_ctx = config.n_positions if n_ctx is None else n_ctx
+    check_int("n_ctx", n_ctx, 1)
+    return 2.0 * config.n_layer * n_ctx * config.n_embd
+
+
+def kv_cache_bytes(config: models.GPT2Config, tokens: int, bytes_per_number: int = 2) -> int:
+    """Bytes of the key-value cache that generating text keeps: keys and values of every layer (chapter 7).
+
+    2 (K and V) x n_layer x n_embd numbers per token of context (per sequence in the batch); bf16 by default.
+    """
+    check_instance("config", config, models.GPT2Config, "a GPT2Config (e.g. scale.GPT3_CONFIG)")
+    check_int("tokens", tokens, 0)
+    check_int("bytes_per_number", bytes_per_number, 1, 8)
+    return 2 * config.n_layer * config.n_embd * tokens * bytes_per_number
+
+
+# Hoffmann et al. (2022), Approach 3: L(N, D) = E + A / N^alpha + B / D^beta, the constants as the paper prints them.
+CHINCHILLA_FIT = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+
+
+def chinchilla_loss(n_parameters: float, tokens: float) -> float:
+    """Hoffmann et al.'s fitted loss (Approach 3) for N parameters trained on D tokens, nats per token (chapter 7)."""
+    check_number("n_parameters", n_parameters, 0, low_open=True)
+    check_number("tokens", tokens, 0, low_open=True)
+    f = CHINCHILLA_FIT
+    return f["E"] + f["A"] / n_parameters ** f["alpha"] + f["B"] / tokens ** f["beta"]
+
+
+def chinchilla_optimum(budget: float) -> tuple[float, float]:
+    """(N, D) minimising `chinchilla_loss` subject to 6 N D = budget FLOPs (chapter 7).
+
+    Setting the derivative along the constraint to zero gives alpha A / N^alpha = beta B / D^beta, so
+    N = G (C/6)^(beta / (alpha + beta)) with G = (alpha A / (beta B))^(1 / (alpha + beta)).
+    """
+    check_number("budget", budget, 0, low_open=True)
+    f = CHINCHILLA_FIT
+    a, b = f["alpha"], f["beta"]
+    G = (a * f["A"] / (b * f["B"])) ** (1 / (a + b))
+    N = G * (budget / 6) ** (b / (a + b))
+    return N, budget / (6 * N)
+
+
 def non_embedding_weights(model: nn.Module) -> int:
     """Weights of the matrix-product layers (no embeddings, no biases): what a step's FLOPs scale with."""
     models.check_tiny_lm(model)
@@ -226,6 +290,10 @@ class RealModel:
     tokens: float
     cite: str  # the bibliography key
 
+
+# Gopher's and Chinchilla's training budget by Hoffmann et al.'s (2022) fuller FLOP count (attention and embeddings
+# included), the same for both models; 6ND gives them 5.0e23 and 5.9e23.
+GOPHER_CHINCHILLA_FLOPS = 5.76e23
 
 # GPT-3 175B's published shape (Brown et al. 2020, Table 2.1): GPT-2's architecture, wider, deeper, longer context.
 GPT3_CONFIG = models.GPT2Config(n_embd=12288, n_layer=96, n_head=96, n_positions=2048)

@@ -104,3 +104,45 @@ def test_order_of_magnitude_for_prose():
     assert scale.order_of_magnitude(0.004) == "10⁻²"
     with pytest.raises(ValueError, match="positive"):
         scale.order_of_magnitude(0)
+
+
+def test_entropy_bias_correction_is_miller_madow():
+    tokens = "a b a c a b a b a c b a".split()
+    # pairs (a,b) (a,c) (b,a) (c,a) (c,b): 5 distinct; contexts a, b, c: 3; 11 predicted words
+    assert scale.entropy_bias_correction(tokens, 1) == pytest.approx((5 - 3) / (2 * 11))
+    assert scale.entropy_bias_correction("x y x y x y".split(), 1) == 0.0  # deterministic: no bias to correct
+
+
+def test_entropy_bias_correction_moves_a_small_sample_towards_the_source():
+    """A plug-in estimate from few words sits below the source's entropy; the correction closes most of the gap."""
+    generator = torch.Generator().manual_seed(0)
+    probs = torch.tensor([0.5, 0.3, 0.2])
+    source = float(torch.distributions.Categorical(probs=probs).entropy())  # every context: the same next-word law
+    plug_in, corrected = [], []
+    for _ in range(200):
+        draws = torch.multinomial(probs, 40, replacement=True, generator=generator).tolist()
+        tokens = [t for d in draws for t in ("ctx", str(d))]  # "ctx" then a draw: only "ctx" has an uncertain next word
+        plug = scale.conditional_entropy(tokens, 1) * (len(tokens) - 1) / len(draws)  # per draw, not per word
+        plug_in.append(plug)
+        corrected.append(plug + scale.entropy_bias_correction(tokens, 1) * (len(tokens) - 1) / len(draws))
+    assert sum(plug_in) / 200 < source - 0.01
+    assert abs(sum(corrected) / 200 - source) < abs(sum(plug_in) / 200 - source) / 2
+
+
+def test_attention_flops_and_kv_cache_follow_kaplans_and_the_layout():
+    c = scale.GPT3_CONFIG
+    assert scale.attention_flops_per_token(c) == 2 * 96 * 2048 * 12288
+    assert scale.attention_flops_per_token(c, n_ctx=1) == 2 * 96 * 12288
+    assert scale.kv_cache_bytes(c, 1) == 2 * 96 * 12288 * 2  # K and V, every layer, bf16
+    assert scale.kv_cache_bytes(c, 10, bytes_per_number=4) == 20 * scale.kv_cache_bytes(c, 1)
+
+
+def test_chinchilla_optimum_minimises_the_fitted_loss_on_the_budget():
+    budget = 5.76e23
+    N, D = scale.chinchilla_optimum(budget)
+    assert 6 * N * D == pytest.approx(budget)
+    best = scale.chinchilla_loss(N, D)
+    for factor in (0.8, 0.95, 1.05, 1.25):  # move along 6 N D = budget: the loss only rises
+        assert scale.chinchilla_loss(N * factor, D / factor) > best
+    # the rounded constants put the optimum far from 20 tokens per parameter (Besiroglu et al. 2024)
+    assert D / N > 50

@@ -6,9 +6,11 @@ the sweep's recipe, so its curves land on the sweep's when the settings match.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from knobs import data, scale, stacked, sweep as sweeps
+from knobs import data, models, scale, stacked, sweep as sweeps
 from knobs.figures import (CONTENT_WIDTH, LABEL_SIZE, LEGEND_SIZE, MUTED, PALETTE, PHONE_WIDTH, TICK_SIZE, book_style,
                            inches, style_axes)
 from knobs.lab import Choice, Lab
@@ -21,7 +23,9 @@ from knobs.validate import check_bool, check_choice, check_instance, check_numbe
 STEPS = 200  # Adam steps, the learning rate decaying linearly to zero
 BATCH = 96  # pairs per step: every model processes STEPS x BATCH = 19,200 pairs, whatever its data size
 LR = 0.01
-RECORD_EVERY = 25  # the sweep records its learning curves this often (the twin's frames fall on these steps)
+RECORD_EVERY = 5  # the sweep records (and checks validation loss) this often: early stopping's checkpoints
+VAL_SENTENCES = 250  # the last sentences of farm_more.txt: the validation set, never trained on
+TIE = 0.005  # nats: final validation losses closer than this are a tie (seeds move the star among them)
 
 SHAPES = {hidden: {"embed_dim": d, "hidden": hidden, "layers": 1} for d, hidden in sweeps.SWEEP_SHAPES}
 DATA_COLORS = {"1/16 farm": PALETTE[5], "1/4 farm": PALETTE[1], "1 farm": PALETTE[0], "8 farms": PALETTE[2]}
@@ -32,8 +36,14 @@ _cache: dict = {}
 def scale_data() -> sweeps.ScaleData:
     """The chapter's data (context of 4 words, nested prefixes of farm_more.txt), built once per session."""
     if "data" not in _cache:
-        _cache["data"] = sweeps.make_scale_data(context=4)
+        _cache["data"] = sweeps.make_scale_data(context=4, val_sentences=VAL_SENTENCES)
     return _cache["data"]
+
+
+def training_tokens() -> tuple[str, ...]:
+    """The words of farm_more.txt before its validation sentences: every training pair comes from these."""
+    lines = data.read_corpus_text("farm_more").splitlines()
+    return data.load_corpus(text=" ".join(lines[:-VAL_SENTENCES])).tokens
 
 
 def scale_sweep(progress: bool | None = None) -> sweeps.SweepResult:
@@ -50,8 +60,67 @@ def scale_sweep(progress: bool | None = None) -> sweeps.SweepResult:
 
 
 def entropy_floor() -> float:
-    """The lowest loss any 4-word-context model can reach on the farm language (counted from all 36k words)."""
-    return scale.conditional_entropy(data.load_corpus("farm_more").tokens, scale_data().context)
+    """The best possible loss with 4 words of context, counted on the training words only (never the validation's).
+
+    A count from a finite sample is biased low (scale.entropy_bias_correction says by how much): floor_numbers.
+    """
+    return scale.conditional_entropy(training_tokens(), scale_data().context)
+
+
+def floor_numbers() -> dict[str, str]:
+    """What chapter 7 says of its floor: the count, its first-order bias, the count on all words for comparison."""
+    tokens, context = training_tokens(), scale_data().context
+    floor, bias = entropy_floor(), scale.entropy_bias_correction(tokens, context)
+    everything = scale.conditional_entropy(data.load_corpus("farm_more").tokens, context)
+    return {"floor_text": f"{floor:.2f}", "floor_exact": f"{floor:.3f}", "floor_bias": f"{bias:.3f}",
+            "floor_corrected": f"{floor + bias:.3f}", "floor_all_words": f"{everything:.3f}",
+            "n_train_words": f"{len(tokens):,}",
+            "n_contexts": f"{len({tuple(tokens[i:i + context]) for i in range(len(tokens) - context)}):,}"}
+
+
+def sample_entropies(d: sweeps.ScaleData | None = None) -> dict[str, float]:
+    """Each training prefix's own counted conditional entropy: what memorizing exactly that sample scores."""
+    d = scale_data() if d is None else d
+    tokens = training_tokens()
+    return {size: scale.conditional_entropy(tokens[:n + d.context], d.context) for size, n in d.sizes.items()}
+
+
+def early_stopping(sweep: sweeps.SweepResult, size: str) -> dict[str, np.ndarray]:
+    """Per shape on data `size`: the lowest validation loss over the recorded steps, and the step it came at."""
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
+    k = sweep.size_index(size)
+    at = sweep.val[:, k].argmin(axis=1)
+    return {"val": sweep.val[:, k].min(axis=1), "step": sweep.steps[at]}
+
+
+def overfit_numbers(sweep: sweeps.SweepResult, size: str = "1/16 farm") -> dict[str, str]:
+    """What the prose says of the scarce-data runs: trained to the end, and stopped at their best checkpoint."""
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
+    k = sweep.size_index(size)
+    final = sweep.final_val[:, k]
+    stopped = early_stopping(sweep, size)
+    es_best = int(np.argmin(stopped["val"]))
+    return {
+        "highest_or_not": "the highest" if final[-1] == final.max() else "one of the highest",
+        "best_small": f"{sweep.n_params[sweep.best(size)]:,}",
+        "best_small_val": f"{final.min():.2f}",
+        "turn_step": f"{stopped['step'][-1]}",
+        "turn_val": f"{stopped['val'][-1]:.2f}",
+        "es_best_size": f"{sweep.n_params[es_best]:,}",
+        "es_best_val": f"{stopped['val'][es_best]:.2f}",
+        "record_every": f"{int(sweep.steps[1] - sweep.steps[0])}",
+    }
+
+
+def plateau(sweep: sweeps.SweepResult, sizes=("1 farm", "8 farms"), tie: float = TIE) -> tuple[int, float]:
+    """(first shape index, spread): from that shape up, every final validation loss on each of `sizes` lies within
+    `tie` nats of the others -- which of them gets the star is a toss-up."""
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
+    check_number("tie", tie, 0, low_open=True)
+    ks = [sweep.size_index(s) for s in sizes]
+    spread = lambda s: max(np.ptp(sweep.final_val[s:, k]) for k in ks)  # noqa: E731
+    first = min(s for s in range(len(sweep.shapes)) if spread(s) <= tie)
+    return first, float(spread(first))
 
 
 def compared_shapes(budget_shape: int = 32) -> list[dict]:
@@ -301,3 +370,75 @@ def plot_compute(sweep: sweeps.SweepResult, size: str = "8 farms"):
     ax.legend(title="parameters", fontsize=LEGEND_SIZE, title_fontsize=LEGEND_SIZE, ncol=2, columnspacing=0.8,
               handlelength=1.2)
     return fig
+
+
+# ---- the numbers the prose quotes (one function per section) ------------------------------------
+
+def data_use_numbers(sweep: sweeps.SweepResult) -> dict[str, str]:
+    """Best sizes against data: unique training pairs per parameter, and pairs processed per parameter
+    (Chinchilla's count: an 8-farm run processes fewer pairs than it has)."""
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
+    best = {s: sweep.n_params[sweep.best(s)] for s in sweep.sizes}
+    unique = [sweep.sizes[s] / n for s, n in best.items()]
+    processed = [sweep.tokens_seen() / n for n in best.values()]
+    return {"ratio_range": f"{min(unique):.1f} to {max(unique):.1f}",
+            "processed_range": f"{min(processed):.1f} to {max(processed):.1f}",
+            "pairs_most": f"{max(sweep.sizes.values()):,}"}
+
+
+def chinchilla_numbers() -> dict[str, str]:
+    """Hoffmann et al.'s Approach-3 law taken literally at the Gopher/Chinchilla budget, and what 6ND says of both."""
+    N, D = scale.chinchilla_optimum(scale.GOPHER_CHINCHILLA_FLOPS)
+    reals = {m.name: m for m in scale.real_models()}
+    gopher, chinchilla = (scale.training_flops(reals[n].parameters, reals[n].tokens) for n in ("Gopher", "Chinchilla"))
+    return {"opt_N": f"{N / 1e9:.0f} billion", "opt_D": f"{D / 1e12:.1f} trillion", "opt_ratio": f"{D / N:.0f}",
+            "opt_loss": f"{scale.chinchilla_loss(N, D):.3f}",
+            "sixnd_gap": f"{abs(chinchilla / gopher - 1):.0%}"}
+
+
+def cost_numbers() -> dict[str, str]:
+    """GPT-3's attention FLOPs (left out of 6ND) and key-value cache (left out of 'the weights alone')."""
+    c = scale.GPT3_CONFIG
+    N = sum(models.gpt2_parameter_formula(c).values())
+    attention = scale.attention_flops_per_token(c)  # at the full context
+    per_token, per_sequence = scale.kv_cache_bytes(c, 1), scale.kv_cache_bytes(c, c.n_positions)
+    weights = models.memory_bytes(N, "bf16")
+    return {"gpt3_ctx": f"{c.n_positions:,}", "attn_share": f"{attention / (2 * N):.1%}",
+            "ctx_equal": f"{round(N / (c.n_layer * c.n_embd), -3):,.0f}",
+            "kv_token": f"{per_token / 1e6:.1f} MB", "kv_sequence": f"{per_sequence / 1e9:.1f} GB",
+            "kv_batch_equal": f"{math.ceil(weights / per_sequence)}", "gpt3_bf16": f"{weights / 1e9:,.0f} GB"}
+
+
+def years_text(years: float) -> str:
+    """'about 1.4 million' or 'about 970,000': a timing-based estimate, rounded to two significant figures."""
+    check_number("years", years, 0, low_open=True)
+    rounded = float(f"{years:.2g}")
+    return f"about {rounded / 1e6:g} million" if rounded >= 1e6 else f"about {rounded:,.0f}"
+
+
+def compute_frontier(sweep: sweeps.SweepResult, size: str = "8 farms") -> list[tuple[float, int]]:
+    """(budget, parameters) where the best size for a compute budget first grows past every smaller best size.
+
+    For each budget (6 N x pairs processed so far, on a log grid), the best size is the one whose learning curve
+    reached the lowest validation loss within that budget.
+    """
+    check_instance("sweep", sweep, sweeps.SweepResult, "a SweepResult (scale_sweep())")
+    k = sweep.size_index(size)
+    flops = 6.0 * sweep.n_params[:, None] * sweep.steps[None, 1:] * sweep.batch_size  # (S, T-1)
+    val = sweep.val[:, k, 1:]
+    frontier, largest = [], -1
+    for budget in np.logspace(np.log10(flops.min()), np.log10(flops.max()), 200):
+        reached = np.where(flops <= budget, val, np.inf).min(axis=1)  # (S,) best loss each size reached in budget
+        best = int(np.argmin(reached))
+        if best > largest:
+            frontier.append((float(budget), int(sweep.n_params[best])))
+            largest = best
+    return frontier
+
+
+def frontier_numbers(sweep: sweeps.SweepResult, size: str = "8 farms") -> dict[str, str]:
+    """The budgets over which the best size grows (prose: '10⁶–10⁹ FLOPs here')."""
+    frontier = compute_frontier(sweep, size)
+    grows = frontier[1:]  # the budgets at which a larger size takes over
+    return {"frontier_range": f"{scale.order_of_magnitude(grows[0][0])}–{scale.order_of_magnitude(grows[-1][0])}",
+            "frontier_sizes": ", ".join(f"{n:,}" for _, n in frontier)}

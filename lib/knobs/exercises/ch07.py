@@ -50,8 +50,11 @@ def check_memory(answer):
     hints = []
     if not train_ok:
         per_param = a["training_GB"] * 1e9 / MODEL_SIZE
-        if math.isclose(per_param, 4, rel_tol=0.05) or math.isclose(per_param, 2, rel_tol=0.05):
+        if math.isclose(per_param, 2, rel_tol=0.05):
             hints.append("Training: that is the weights alone; add gradients and Adam's state.")
+        elif math.isclose(per_param, 4, rel_tol=0.05):
+            hints.append("Training: that covers the weights (and perhaps the 16-bit gradients), not the fp32 master "
+                         "weights and Adam's two moments.")
         elif math.isclose(per_param, 12, rel_tol=0.05):
             hints.append("Training: that is the optimizer state alone; add the 16-bit weights and gradients.")
         elif math.isclose(per_param, 16 / 1.073741824, rel_tol=0.01):
