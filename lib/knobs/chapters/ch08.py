@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import torch
 
-from knobs import models, train, transfer
+from knobs import data, models, train, transfer
 from knobs.lora import LoRALinear, gpt2_lora_count
 from knobs.models import check_tiny_lm
 from knobs.validate import ArgumentTypeError, check_bool, check_instance, fail
@@ -66,6 +66,13 @@ def fine_tuning_lab() -> Lab:
 
 
 LABS = [fine_tuning_lab]
+
+def pretraining_numbers() -> dict[str, str]:
+    """How the pretrained model was trained (chapter 1's recipe), and how much of the farm corpus it saw."""
+    split = data.farm_split()
+    share = len(split.y) / (len(split.y) + len(split.y_val))
+    return {"pretrain_steps": str(train.TINY_LM_RECIPE["steps"]), "pretrain_share": f"{share:.0%}"}
+
 
 # ---- strategies: where each one ends, and where it is best ---------------------------------------------------
 
