@@ -71,7 +71,9 @@ def pretraining_numbers() -> dict[str, str]:
     """How the pretrained model was trained (chapter 1's recipe), and how much of the farm corpus it saw."""
     split = data.farm_split()
     share = len(split.y) / (len(split.y) + len(split.y_val))
-    return {"pretrain_steps": str(train.TINY_LM_RECIPE["steps"]), "pretrain_share": f"{share:.0%}"}
+    sentences = [line for line in data.read_corpus_text("farm").splitlines() if line.strip()]
+    return {"pretrain_steps": str(train.TINY_LM_RECIPE["steps"]), "pretrain_share": f"{share:.0%}",
+            "farm_sentences": f"{len(sentences):,}", "max_train": str(transfer.MAX_TRAIN)}
 
 
 # ---- strategies: where each one ends, and where it is best ---------------------------------------------------
