@@ -41,6 +41,12 @@ def test_every_strategy_forgets_in_the_lab_too():
         assert last.metrics["old_loss"] > 2.5, strategy  # the lab says: it climbs under every strategy
 
 
+def test_gpt2_total_from_the_formula_equals_counting_the_built_model():
+    from knobs import models
+
+    assert ch08.gpt2_total() == models.count_parameters(models.make_gpt2(models.GPT2Config())).total == 124_439_808
+
+
 def test_under_one_percent_holds_up_to_a_rank():
     ours = ch08.largest_rank_under(1.0)
     assert ch08.lora_percent(ours) < 1.0 <= ch08.lora_percent(ours + 1)

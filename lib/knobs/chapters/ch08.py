@@ -113,10 +113,9 @@ CHAPTER_TARGETS = ("attn_qkv", "attn_proj")  # this chapter's choice: every atte
 PAPER_TARGETS = ("attn_q", "attn_v")  # Hu et al.'s: W_q and W_v only
 
 
-@lru_cache(maxsize=1)
 def gpt2_total() -> int:
-    """GPT-2 small's parameters (tied), counted from its configuration."""
-    return models.count_parameters(models.make_gpt2(models.GPT2Config())).total
+    """GPT-2 small's parameters (tied), from its configuration (chapter 1's formula; equal to counting the built model)."""
+    return sum(models.gpt2_parameter_formula(models.GPT2Config()).values())
 
 
 def lora_percent(rank: int, targets=CHAPTER_TARGETS) -> float:
