@@ -3,7 +3,10 @@
 A LoRA layer keeps a pretrained nn.Linear frozen and adds a trainable
 low-rank update:  y = x Wᵀ + b + (alpha / r) · x Aᵀ Bᵀ,  A: (r, in), B: (out, r).
 B starts at zero, so the adapted model starts *exactly* at the pretrained
-function; only A and B receive gradients. `merge()` folds the update into
+function; A starts random (Kaiming-uniform, as Microsoft's loralib does; Hu et
+al. describe a random Gaussian), because with both at zero neither would ever get
+a gradient: dL/dB = (dL/dy)ᵀ(xAᵀ) needs A ≠ 0 and dL/dA = Bᵀ(dL/dy)ᵀx needs B ≠ 0.
+Only A and B receive gradients. `merge()` folds the update into
 one ordinary weight matrix for inference. A and B take the base layer's dtype
 and device, so a float64, fp16 or bf16 layer is adapted (and merged) in its own
 dtype.
@@ -68,14 +71,18 @@ def lora_parameter_count(in_features: int, out_features: int, rank: int) -> int:
 
 
 def gpt2_lora_count(config, rank: int, targets=("attn_qkv", "attn_proj")) -> int:
-    """Trainable parameters when every block's `targets` matrices of GPT-2 get a rank-`rank` adapter (chapter 8)."""
+    """Trainable parameters when every block's `targets` matrices of GPT-2 get a rank-`rank` adapter (chapter 8).
+
+    attn_q, attn_k and attn_v are the three d → d thirds of the fused attn_qkv (Hu et al. adapt W_q and W_v).
+    """
     if not (hasattr(config, "n_embd") and hasattr(config, "n_layer")):
         fail("config", "a GPT-2 configuration (models.GPT2Config or gpt.GPTConfig)", config, ArgumentTypeError)
     check_int("rank", rank, 1)
     if isinstance(targets, str) or not isinstance(targets, (list, tuple, set)):
         fail("targets", "a tuple of matrix names", targets, ArgumentTypeError)
     d = config.n_embd
-    shapes = {"attn_qkv": (d, 3 * d), "attn_proj": (d, d), "mlp_fc": (d, 4 * d), "mlp_proj": (4 * d, d)}
+    shapes = {"attn_qkv": (d, 3 * d), "attn_proj": (d, d), "mlp_fc": (d, 4 * d), "mlp_proj": (4 * d, d),
+              "attn_q": (d, d), "attn_k": (d, d), "attn_v": (d, d)}  # (in, out)
     unknown = set(targets) - set(shapes)
     if unknown:
         raise ValueError(f"targets must be among {sorted(shapes)}, got {sorted(unknown)}")

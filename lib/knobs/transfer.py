@@ -6,7 +6,10 @@ already knows that cows eat hay only has to learn the new order; a model
 starting from random numbers has to learn everything from a dozen sentences.
 The "pretrained model" is chapter 1's trained tiny model (`train.trained_tiny_lm`).
 A *strategy* says which parameters train; LoRA trains small adapters and
-leaves every pretrained number untouched.
+leaves every pretrained number untouched, so switching the adapters off gives the
+pretrained model back (while they are on, the model can forget as much as any other).
+The test sentences are fixed (the distinct sentences that none of the first
+`MAX_TRAIN` lines repeat), so test losses for different `n_sentences` compare.
 """
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ from torch import nn
 from knobs import data, models, train
 from knobs.lora import LoRALinear
 from knobs.models import check_tiny_lm
-from knobs.validate import check_choice, check_int, check_module, check_text
+from knobs.validate import check_choice, check_examples, check_int, check_module, check_number, check_text, fail
 
 STRATEGIES = ("from scratch", "full fine-tune", "freeze embeddings", "output layer only", "LoRA")
+MAX_TRAIN = 30  # fine-tuning sentences come from the first MAX_TRAIN lines; the test set is what they never contain
 
 
 @dataclass
@@ -33,6 +37,9 @@ class StyleTask:
     X_old: torch.Tensor  # the original corpus: does the model forget it?
     y_old: torch.Tensor
     train_sentences: list[str]
+    inside: torch.Tensor  # (len(y_old),) bool: the original pairs whose context holds no end-of-sentence word
+
+
 
 
 def split_sentences(text: str) -> list[str]:
@@ -43,12 +50,12 @@ def split_sentences(text: str) -> list[str]:
 
 @lru_cache(maxsize=8)
 def make_style_task(n_sentences: int = 12) -> StyleTask:
-    """The first `n_sentences` place-first sentences to fine-tune on; distinct unseen ones to test on."""
-    check_int("n_sentences", n_sentences, 1, 100)
+    """The first `n_sentences` place-first lines to fine-tune on; a fixed set of distinct unseen ones to test on."""
+    check_int("n_sentences", n_sentences, 1, MAX_TRAIN)
     lines = split_sentences(data.read_corpus_text("farm_place_first"))
     farm = data.load_corpus("farm")  # its vocabulary is the pretrained model's
     train_lines = lines[:n_sentences]
-    test_lines = sorted(set(lines[n_sentences:]) - set(train_lines))
+    test_lines = sorted(set(lines) - set(lines[:MAX_TRAIN]))  # the same for every n_sentences
 
     def pairs(sentences):
         corpus = data.load_corpus(text=" ".join(sentences))
@@ -56,7 +63,18 @@ def make_style_task(n_sentences: int = 12) -> StyleTask:
         return ids.unfold(0, 2, 1)[:-1].contiguous(), ids[2:]
 
     X_old, y_old = data.make_dataset(farm)
-    return StyleTask(*pairs(train_lines), *pairs(test_lines), X_old, y_old, train_lines)
+    end = farm.vocab.encode([data.END_WORD])[0]
+    inside = (X_old != end).all(dim=1)  # away from sentence boundaries, where the two styles agree on the order
+    return StyleTask(*pairs(train_lines), *pairs(test_lines), X_old, y_old, train_lines, inside)
+
+
+def rehearsal_pairs(n_pairs: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """`n_pairs` (context, next word) pairs of the original corpus, a seeded random sample: for rehearsal."""
+    task = make_style_task()
+    check_int("n_pairs", n_pairs, 0, len(task.y_old))
+    check_int("seed", seed, 0)
+    pick = torch.randperm(len(task.y_old), generator=torch.Generator().manual_seed(seed))[:n_pairs]
+    return task.X_old[pick], task.y_old[pick]
 
 
 def prepare(strategy: str, rank: int = 4, seed: int = 0) -> nn.Module:
@@ -102,14 +120,34 @@ def trainable_count(model: nn.Module) -> int:
 def fine_tune(strategy: str, rank: int = 4, steps: int = 150, lr: float = 0.01, every: int = 10,
               n_sentences: int = 12, seed: int = 0):
     """Fine-tune with one strategy; yield Snapshots with new-style loss/accuracy, old-corpus loss, tensor changes."""
+    check_choice("strategy", strategy, STRATEGIES)
+    return train_on_task(prepare(strategy, rank, seed), steps=steps, lr=lr, every=every, n_sentences=n_sentences,
+                         seed=seed)
+
+
+def train_on_task(model: nn.Module, X=None, y=None, steps: int = 150, lr: float = 0.01, every: int = 10,
+                  n_sentences: int = 12, seed: int = 0):
+    """Train `model` (from `prepare`) in place, on the task's training pairs or on (X, y); Snapshots as fine_tune's.
+
+    Adam, batches of 32: the recipe every strategy of chapter 8 uses. The model is left trained, so you can
+    measure it afterwards (switch LoRA's adapters off, evaluate it on other data).
+    """
+    check_tiny_lm(model, exact=True)
     check_int("steps", steps, 1)
     check_int("every", every, 1)
     task = make_style_task(n_sentences)
-    model = prepare(strategy, rank, seed)
+    check_number("lr", lr, 0, low_open=True)
+    if (X is None) != (y is None):
+        missing, given = ("y", "X") if y is None else ("X", "y")
+        fail(missing, f"given together with {given} (or both left out, for the task's training pairs)", None)
+    X, y = (task.X_train, task.y_train) if X is None else check_examples(X, y)
+    return _train_and_measure(model, task, X, y, steps, lr, every, seed)
+
+
+def _train_and_measure(model, task, X, y, steps, lr, every, seed):
     # Copies: the optimizer updates the parameters in place, so views of them would always show "no change".
     start = {name: tensor.clone() for name, tensor in effective_tensors(model).items()}
-    run = train.train_lm(model, task.X_train, task.y_train, steps=steps, lr=lr, batch_size=32, every=every,
-                         seed=seed)
+    run = train.train_lm(model, X, y, steps=steps, lr=lr, batch_size=32, every=every, seed=seed)
     for snap in run:
         now = effective_tensors(model)
         snap.params = {name: tensor.numpy().copy() for name, tensor in now.items()}

@@ -46,3 +46,28 @@ def test_gpt2_lora_count_matches_building_the_adapters():
 def test_lora_rank_out_of_range(rank):
     with pytest.raises(ValueError, match="rank must be"):
         LoRALinear(torch.nn.Linear(4, 4), rank=rank)
+
+
+def test_b_zero_a_random_learns_but_both_zero_never_gets_a_gradient():
+    """Why LoRA starts A random: with A = B = 0 both gradients are zero, on every step."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 6)
+    layer = LoRALinear(torch.nn.Linear(6, 5), rank=2)
+    layer(x).pow(2).sum().backward()
+    assert not layer.A.grad.any() and layer.B.grad.any()  # B = 0 stops A's gradient, not B's
+    stuck = LoRALinear(torch.nn.Linear(6, 5), rank=2)
+    with torch.no_grad():
+        stuck.A.zero_()
+    opt = torch.optim.Adam([stuck.A, stuck.B], lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        stuck(x).pow(2).sum().backward()
+        assert not stuck.A.grad.any() and not stuck.B.grad.any()
+        opt.step()
+    assert not stuck.A.any() and not stuck.B.any()  # still zero: it never learns
+
+
+def test_gpt2_lora_count_for_the_papers_w_q_and_w_v():
+    config = models.GPT2Config()
+    assert gpt2_lora_count(config, 4, targets=("attn_q", "attn_v")) == 12 * 2 * 4 * (768 + 768) == 147_456
+    assert gpt2_lora_count(config, 4, targets=("attn_q", "attn_k", "attn_v")) == 12 * 3 * 4 * 1536

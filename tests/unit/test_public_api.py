@@ -47,7 +47,7 @@ import knobs.scale
 import knobs.sparse_cost
 import knobs.lab.views
 import knobs.validate
-from knobs import checkpoints, data, gpt, models, overfit, stacked, sweep
+from knobs import checkpoints, data, gpt, models, overfit, stacked, sweep, transfer
 from knobs.autograd import Value
 from knobs.exercises import checker
 
@@ -564,6 +564,10 @@ VALID = {
     "transfer.effective_tensors": (lambda: dict(model=tiny()), {"model": "tinylm"}),
     "transfer.trainable_count": (lambda: dict(model=tiny()), {}),
     "transfer.fine_tune": (lambda: dict(strategy="LoRA", rank=2, steps=2, every=1), {}),
+    "transfer.train_on_task": (lambda: dict(model=transfer.prepare("LoRA", rank=2), **Xy(8),
+                                            steps=2, every=1),
+                               {"model": "tinylm"}),
+    "transfer.rehearsal_pairs": (lambda: dict(n_pairs=5), {}),
     "bias.job_sentences": (lambda: dict(skew=0.9, n=10), {}),
     "bias.make_skewed_corpus": (lambda: dict(skew=0.9), {}),
     "bias.next_word_bias": (skewed, {"model": "tinylm"}),
@@ -669,6 +673,14 @@ VALID = {
     "chapters.ch02.symmetry_run": (lambda: dict(values={"init": "all zero", "noise": 0.0}, steps=2, every=1),
                                    {"values": [3, None, {"init": "nope"}, {"noise": -1.0}]}),
     "chapters.ch05.measure": (lambda: dict(model=tiny()), {}),
+    "chapters.ch08.best_step": (lambda: dict(snaps=list(transfer.fine_tune("LoRA", rank=2, steps=2, every=1))),
+                                {"snaps": [[], "runs", None, [1, 2]]}),
+    "chapters.ch08.set_adapters": (lambda: dict(model=transfer.prepare("LoRA", rank=2), enabled=False),
+                                   {"model": "tinylm"}),
+    "chapters.ch08.forgetting_table": (lambda: dict(pretrained=tiny(), full=tiny(), lora=transfer.prepare("LoRA", rank=2),
+                                                    task=transfer.make_style_task()),
+                                       {"pretrained": "tinylm", "full": "tinylm", "lora": ["lora", None, tiny()],
+                                        "task": ["task", None, {}]}),
     "chapters.ch05.sweep": (lambda: dict(kind="layer-wise", sparsities=(0.5,)), {"sparsities": [3, None, (1.5,)]}),
     "chapters.ch06.draw_formats": (lambda: dict(ax=axes(), names=("fp16",)), {"names": [3, None, ("fp8",)]}),
     "chapters.ch06.draw_grid_histogram": (lambda: dict(ax=axes(), w=W(), levels=[-0.5, 0.5], title="t"),

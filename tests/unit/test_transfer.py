@@ -5,7 +5,7 @@ import pickle
 import pytest
 import torch
 
-from knobs import models, train, transfer
+from knobs import data, models, train, transfer
 from knobs.lora import lora_parameter_count
 
 
@@ -32,11 +32,61 @@ def test_fine_tuning_beats_scratch_and_lora_never_writes_pretrained_tensors():
     assert lora.info["change"]["hidden.weight"] > 0.0
 
 
-def test_style_task_has_no_test_sentence_from_training():
+def test_style_task_has_no_test_sentence_from_training_and_one_test_set_for_every_size():
     task = transfer.make_style_task(12)
     assert len(task.train_sentences) == 12 and len(task.y_test) > len(task.y_train)
+    for n in (1, 4, transfer.MAX_TRAIN):
+        other = transfer.make_style_task(n)
+        assert torch.equal(other.X_test, task.X_test) and torch.equal(other.y_test, task.y_test)
+    test_pairs = set(map(tuple, task.X_test.tolist()))
+    assert len(test_pairs) > 0
     with pytest.raises(ValueError, match="n_sentences"):
         transfer.make_style_task(0)
+    with pytest.raises(ValueError, match="n_sentences"):
+        transfer.make_style_task(transfer.MAX_TRAIN + 1)
+
+
+def test_inside_marks_the_original_pairs_without_an_end_of_sentence_word():
+    task = transfer.make_style_task()
+    end = data.load_corpus("farm").vocab.encode([data.END_WORD])[0]
+    assert torch.equal(task.inside, (task.X_old != end).all(dim=1))
+    assert 0 < int(task.inside.sum()) < len(task.y_old)
+
+
+def test_rehearsal_pairs_are_a_seeded_sample_of_the_original_corpus():
+    task = transfer.make_style_task()
+    X, y = transfer.rehearsal_pairs(50)
+    assert X.shape == (50, 2) and y.shape == (50,)
+    X2, _ = transfer.rehearsal_pairs(50)
+    assert torch.equal(X, X2)
+    originals = set(zip(map(tuple, task.X_old.tolist()), task.y_old.tolist()))
+    assert all(pair in originals for pair in zip(map(tuple, X.tolist()), y.tolist()))
+    with pytest.raises(ValueError, match="n_pairs"):
+        transfer.rehearsal_pairs(len(task.y_old) + 1)
+
+
+def test_train_on_task_trains_the_given_model_in_place_and_equals_fine_tune():
+    model = transfer.prepare("LoRA", rank=2)
+    last = train.run_to_end(transfer.train_on_task(model, steps=20, every=20))
+    same = train.run_to_end(transfer.fine_tune("LoRA", rank=2, steps=20, every=20))
+    assert last.metrics == same.metrics
+    task = transfer.make_style_task()
+    assert train.evaluate(model, task.X_test, task.y_test) == pytest.approx(last.metrics["test_loss"])
+    with pytest.raises(ValueError, match="y must be given together with X"):
+        transfer.train_on_task(transfer.prepare("full fine-tune"), X=task.X_train)
+
+
+def test_lora_forgets_while_on_and_is_the_pretrained_model_exactly_when_off():
+    """Adapters make forgetting reversible; they do not prevent it (chapter 8's claim, measured)."""
+    task = transfer.make_style_task()
+    pretrained = train.trained_tiny_lm()
+    lora = transfer.prepare("LoRA", rank=4)
+    train.run_to_end(transfer.train_on_task(lora, every=150))
+    before = train.evaluate(pretrained, task.X_old, task.y_old)
+    assert train.evaluate(lora, task.X_old, task.y_old) > 2 * before  # on: forgotten
+    lora.hidden.enabled = lora.out.enabled = False
+    assert train.evaluate(lora, task.X_old, task.y_old) == before  # off: exactly the pretrained model
+    assert train.evaluate(lora, task.X_test, task.y_test) == train.evaluate(pretrained, task.X_test, task.y_test)
 
 
 def test_switching_adapters_off_restores_the_pretrained_tensors_exactly():
