@@ -642,6 +642,8 @@ VALID = {
                                    {"values": [3, None, {"init": "nope"}, {"noise": -1.0}]}),
     "chapters.ch05.measure": (lambda: dict(model=tiny()), {}),
     "chapters.ch05.sweep": (lambda: dict(kind="layer-wise", sparsities=(0.5,)), {"sparsities": [3, None, (1.5,)]}),
+    "chapters.ch09.mitigation_table": (lambda: dict(skew=0.9), {}),
+    "chapters.ch09.realised_skews": (lambda: dict(skews=(0.5, 0.9)), {"skews": [3, None, (1.5,)]}),
     "chapters.ch06.draw_formats": (lambda: dict(ax=axes(), names=("fp16",)), {"names": [3, None, ("fp8",)]}),
     "chapters.ch06.draw_grid_histogram": (lambda: dict(ax=axes(), w=W(), levels=[-0.5, 0.5], title="t"),
                                           {"w": "array", "levels": "array", "title": DISPLAY, "span": "amount"}),

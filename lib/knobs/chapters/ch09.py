@@ -10,11 +10,10 @@ from knobs import bias, data, interpret, models
 from knobs.figures import PALETTE
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import CurvesView, LossView, PredictionsView
-from knobs.validate import check_instance, check_number
+from knobs.validate import check_fraction, check_instance, check_number
 
 SKEWS = (0.5, 0.7, 0.9, 1.0)
 STEPS = 300  # every run of the chapter: full-batch steps of train_lm at lr 0.03, seed 0
-ABLATED_UNIT = 24  # the hidden unit whose out.weight entry the text zeroes (the largest zero-ablation effect)
 FUNCTION_WORDS = data.CATEGORIES["function"]  # 'the', 'in', '.': exercise 5's probe property
 
 
@@ -78,6 +77,7 @@ def skew_numbers(results: dict) -> dict[str, str]:
 
 def realised_skews(skews=SKEWS) -> list[float]:
     """The data's own next-word bias at each nominal skew (what the figure's reference line shows)."""
+    check_instance("skews", skews, (tuple, list), "a tuple of skews, each in [0, 1]")
     return [bias.data_bias(bias.job_sentences(s)) for s in skews]
 
 
@@ -95,6 +95,17 @@ def direction_numbers(model, vocab, seed: int = 0) -> dict[str, str]:
             "direction_untrained": signed(bias.embedding_bias(start, vocab))}
 
 
+def seed_direction_scores(skew: float = 0.9, seeds=(1, 2, 3)) -> dict[str, str]:
+    """The direction score at `skew` from other initialisations: its sign is the seed's, not the data's."""
+    check_fraction("skew", skew)
+    scores = []
+    for seed in seeds:
+        model, vocab, _ = bias.train_skewed(skew, seed=seed)
+        scores.append(signed(bias.embedding_bias(model, vocab)))
+    return {"seed_list": ", ".join(map(str, seeds[:-1])) + f" and {seeds[-1]}",
+            "seed_scores": ", ".join(scores[:-1]) + f" and {scores[-1]}"}
+
+
 # ---- mitigations, and the control for counterfactual data ------------------------------------------------------
 
 ROWS = (("none", "none", False), ("counterfactual data", "counterfactual data", False),
@@ -103,7 +114,7 @@ ROWS = (("none", "none", False), ("counterfactual data", "counterfactual data", 
 
 def mitigation_table(skew: float = 0.9) -> dict[str, dict]:
     """Each mitigation, and the duplicated-job-sentences control, at `skew`: the last snapshot's metrics."""
-    check_number("skew", skew, 0, 1)
+    check_fraction("skew", skew)
     table = {}
     for label, mitigation, duplicate in ROWS:
         *_, last = bias.bias_run(skew, mitigation, steps=STEPS, every=STEPS, duplicate=duplicate)
@@ -135,21 +146,40 @@ def cda_cost_verdict(table: dict, tolerance: float = 0.03) -> str:
     base = table["none"]["farm_loss"]
     cda, dup = table["counterfactual data"]["farm_loss"] - base, table["duplicated, no swap"]["farm_loss"] - base
     if cda > 0 and dup >= cda - tolerance:
-        return "duplicating them without swapping costs as much"
-    return "duplicating them without swapping costs less, so part of the cost is the balancing itself"
+        return ("duplicating the job sentences without swapping costs as much, so the cost comes from the extra "
+                "sentences, not from the balancing")
+    return "duplicating the job sentences without swapping costs less, so part of the cost is the balancing itself"
 
 
 # ---- gradient × weight against zeroing --------------------------------------------------------------------------
 
-def attribution_numbers(model, vocab, context: str = "farmer said", word: str = "he",
-                        unit: int = ABLATED_UNIT) -> dict[str, str]:
-    """One weight's estimated drop against the real change, and the same for the whole output matrix."""
+def attribution_numbers(model, vocab, context: str = "farmer said", word: str = "he") -> dict[str, str]:
+    """One weight's estimated drop against the real change, and the same for the whole output matrix.
+
+    The weight is out.weight[word, unit], unit the hidden unit whose zero-ablation changes P(word) most.
+    """
+    unit = int(interpret.hidden_unit_effects(model, vocab, context, word).abs().argmax())
     attribution = interpret.gradient_x_weight(model, vocab, context, word)
     index = (vocab.id(word), unit)
-    return {"gxw_unit": str(unit), "gxw_one_estimate": signed(float(attribution["out.weight"][index]), 3),
-            "gxw_one_change": signed(interpret.zeroing_change(model, vocab, context, word, "out.weight", index), 3),
+    estimate = float(attribution["out.weight"][index])
+    change = interpret.zeroing_change(model, vocab, context, word, "out.weight", index)
+    return {"gxw_unit": str(unit), "gxw_one_estimate": signed(estimate, 3), "gxw_one_change": signed(change, 3),
+            "gxw_verdict": estimate_verdict(estimate, change),
             "gxw_out_sum": signed(float(attribution["out.weight"].sum())),
             "gxw_out_change": signed(interpret.zeroing_change(model, vocab, context, word, "out.weight"))}
+
+
+def estimate_verdict(estimated_drop: float, change: float, close: float = 0.1) -> str:
+    """How gradient × weight's estimated drop compares with the real change from zeroing (the prose's verdict)."""
+    check_number("estimated_drop", estimated_drop)
+    check_number("change", change)
+    actual_drop = -change
+    if estimated_drop * actual_drop <= 0:
+        return "even the sign is wrong"
+    error = abs(estimated_drop - actual_drop) / abs(actual_drop)
+    if error <= close:
+        return f"the estimate is within {error:.0%} of it"
+    return f"the sign is right, the size is off by {error:.0%}"
 
 
 # ---- the probe and its control task ----------------------------------------------------------------------------
