@@ -13,7 +13,7 @@ from knobs.lab.views import CurvesView, LossView, PredictionsView
 from knobs.validate import check_fraction, check_instance, check_number
 
 SKEWS = (0.5, 0.7, 0.9, 1.0)
-STEPS = 300  # every run of the chapter: full-batch steps of train_lm at lr 0.03, seed 0
+STEPS = 300  # every run of the chapter: Adam steps of train_lm (batches of 64 pairs) at lr 0.03, seed 0
 FUNCTION_WORDS = data.CATEGORIES["function"]  # 'the', 'in', '.': exercise 5's probe property
 
 
