@@ -36,7 +36,7 @@ def bias_view() -> CurvesView:
     return CurvesView(["bias_next", "job_separation"], title="learned bias", ylim=(-0.2, 1.05),
                       reference={"_zero": 0.0}, legend="lower right", colors=PALETTE[3:],
                       labels={"bias_next": "next-word bias", "job_separation": "job separation (embeddings)"},
-                      summary="Next-word bias {bias_next:.2f} (0 = none, 1 = fully stereotyped); "
+                      summary="Next-word bias {bias_next:.2f} (0 = none, 1 = fully stereotyped, −1 = the opposite); "
                               "job separation {job_separation:.2f}.")
 
 

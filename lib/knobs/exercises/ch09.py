@@ -57,8 +57,8 @@ def check_zero_weight(answer):
     z = _zeroing()
     value = as_number(answer)
     if is_close(value, z["change"], rel=0.01, abs_tol=5e-4):
-        return True, ("That is the real change. Gradient × weight estimated a drop of the opposite sign and a "
-                      "different size: a first-order estimate is only a guide.")
+        return True, ("That is the real change. Gradient × weight's first-order estimate of it is −(w·∂log P/∂w): "
+                      "compare the two, in sign and in size.")
     if is_close(value, -z["change"], rel=0.01, abs_tol=5e-4):
         return False, "Check the sign: the exercise asks for the change, log P after zeroing minus log P before."
     if is_close(abs(value), abs(z["estimate"]), rel=0.01, abs_tol=5e-4):
