@@ -133,6 +133,13 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_mask: torch.
     `test_mask` marks the held-out rows (default: a random half). `balanced`: the mean of the per-class
     accuracies (recall) over the classes in the held-out rows, which a majority-class guess cannot inflate.
     """
+    check_bool("balanced", balanced)
+    plain, per_class = _probe_accuracies(features, labels, test_mask, steps, seed)
+    return per_class if balanced else plain
+
+
+def _probe_accuracies(features, labels, test_mask, steps, seed) -> tuple[float, float]:
+    """(accuracy, balanced accuracy) of one trained probe on the held-out rows."""
     check_tensor("features", features, floating=True, dim=2)
     check_tensor("labels", labels, integer=True, dim=1)
     if len(labels) != len(features) or len(labels) < 4:
@@ -142,7 +149,6 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_mask: torch.
         fail("test_mask", f"a bool tensor of shape {tuple(labels.shape)} (True: held out)", test_mask)
     check_int("steps", steps, 1)
     check_int("seed", seed, 0)
-    check_bool("balanced", balanced)
     if test_mask is None:
         generator = torch.Generator().manual_seed(seed)
         test_mask = torch.zeros(len(labels), dtype=torch.bool)
@@ -158,10 +164,9 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, test_mask: torch.
         opt.step()
     with torch.no_grad():
         right = probe(features[test_idx]).argmax(-1) == labels[test_idx]
-    if not balanced:
-        return float(right.float().mean())
     held_out = labels[test_idx]
-    return float(torch.stack([right[held_out == c].float().mean() for c in held_out.unique()]).mean())
+    per_class = torch.stack([right[held_out == c].float().mean() for c in held_out.unique()]).mean()
+    return float(right.float().mean()), float(per_class)
 
 
 def control_task_labels(X: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -183,13 +188,15 @@ def control_task_labels(X: torch.Tensor, labels: torch.Tensor, seed: int = 0) ->
     return type_labels[type_of_row]
 
 
-def probe_selectivity(features: torch.Tensor, X: torch.Tensor, labels: torch.Tensor, seed: int = 0,
-                      balanced: bool = False) -> dict[str, float]:
+def probe_selectivity(features: torch.Tensor, X: torch.Tensor, labels: torch.Tensor, seed: int = 0
+                      ) -> dict[str, float]:
     """Task accuracy, control-task accuracy and selectivity (their difference) of the same linear probe (chapter 9).
 
     The same probe, split and seed read `labels` and `control_task_labels(X, labels, seed)` from `features`.
+    The keys ending in `_balanced` give the same with balanced accuracy (the mean of the per-class accuracies).
     """
     check_int("seed", seed, 0)
-    task = linear_probe(features, labels, seed=seed, balanced=balanced)
-    control = linear_probe(features, control_task_labels(X, labels, seed=seed), seed=seed, balanced=balanced)
-    return {"task": task, "control": control, "selectivity": task - control}
+    task = _probe_accuracies(features, labels, None, 300, seed)
+    control = _probe_accuracies(features, control_task_labels(X, labels, seed=seed), None, 300, seed)
+    return {"task": task[0], "control": control[0], "selectivity": task[0] - control[0],
+            "task_balanced": task[1], "control_balanced": control[1], "selectivity_balanced": task[1] - control[1]}

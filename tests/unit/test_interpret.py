@@ -124,9 +124,9 @@ def test_selectivity_separates_a_probe_that_reads_from_one_that_memorises():
     readable = torch.stack([labels.float() * 2 - 1, torch.randn(3000, generator=generator) * 0.1], 1)
     one_hot = torch.nn.functional.one_hot(X[:, 0] * 12 + X[:, 1], 144).float()
     narrow = interpret.probe_selectivity(readable, X, labels)
-    memorising = interpret.probe_selectivity(one_hot, X, labels, balanced=True)
-    assert narrow["task"] > 0.95 and narrow["selectivity"] > 0.3
-    assert memorising["task"] > 0.95 and memorising["selectivity"] < 0.1
+    memorising = interpret.probe_selectivity(one_hot, X, labels)
+    assert narrow["task"] > 0.95 and narrow["selectivity"] > 0.3 and narrow["selectivity_balanced"] > 0.3
+    assert memorising["task"] > 0.95 and memorising["selectivity_balanced"] < 0.1
 
 
 def test_balanced_accuracy_is_not_fooled_by_the_majority_class():

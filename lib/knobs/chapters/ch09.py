@@ -78,6 +78,8 @@ def skew_numbers(results: dict) -> dict[str, str]:
 def realised_skews(skews=SKEWS) -> list[float]:
     """The data's own next-word bias at each nominal skew (what the figure's reference line shows)."""
     check_instance("skews", skews, (tuple, list), "a tuple of skews, each in [0, 1]")
+    for skew in skews:
+        check_fraction("skews", skew)
     return [bias.data_bias(bias.job_sentences(s)) for s in skews]
 
 

@@ -100,9 +100,8 @@ def _selectivity() -> dict[str, float]:
     model, _, corpus, X, y = _skewed()
     labels = ch09.next_word_labels(corpus, y, ch09.FUNCTION_WORDS)
     features = interpret.hidden_activations(model, X)
-    plain = interpret.probe_selectivity(features, X, labels, seed=0)
-    balanced = interpret.probe_selectivity(features, X, labels, seed=0, balanced=True)
-    return {**plain, "balanced": balanced["selectivity"]}
+    result = interpret.probe_selectivity(features, X, labels, seed=0)
+    return {**result, "balanced": result["selectivity_balanced"]}
 
 
 @exercise("ch09.selectivity")
