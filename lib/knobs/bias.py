@@ -7,10 +7,13 @@ balanced; 0.9 means 90% of farmer sentences say "he" and 90% of vet sentences
 say "she". We then measure what the trained parameters picked up:
 
   next-word bias  = ½ [P(he | farmer said) − P(she | farmer said)] + ½ [P(she | vet said) − P(he | vet said)]
-  embedding bias  = ½ [cos(e_farmer, g) − cos(e_vet, g)],  g = e_he − e_she   (Bolukbasi et al.'s direction)
+  embedding bias  = ½ [cos(e_farmer, g) − cos(e_vet, g)],  g = e_he − e_she
+                    (a one-pair, signed version of Bolukbasi et al.'s direction; they take the first
+                    principal component of ten pair differences and average |cos|)
   job separation  = 1 − cos(e_farmer, e_vet)
 
-The next-word bias is 0 for an unbiased model and 1 for a fully stereotyped one.
+The next-word bias is 0 for an unbiased model, 1 for a fully stereotyped one and −1 for the opposite
+stereotype. `data_bias` computes the same formula on the sentences' own pronoun frequencies.
 """
 from __future__ import annotations
 
@@ -21,19 +24,28 @@ import torch
 from torch.nn import functional as F
 
 from knobs import data, models, train
-from knobs.validate import check_bool, check_choice, check_fraction, check_instance, check_int
+from knobs.validate import check_bool, check_choice, check_fraction, check_instance, check_int, fail
 
 OCCUPATIONS = {"farmer": "he", "vet": "she"}  # job -> the pronoun the skew favours (an arbitrary, synthetic choice)
 SWAP = {"he": "she", "she": "he"}
 MITIGATIONS = ("none", "counterfactual data", "project out direction")
 
 
-def job_sentences(skew: float, n: int = 300, augment: bool = False, seed: int = 0) -> list[str]:
-    """n synthetic job sentences at the given skew; with `augment`, each also gets its pronoun-swapped twin."""
+def job_sentences(skew: float, n: int = 300, augment: bool = False, seed: int = 0,
+                  duplicate: bool = False) -> list[str]:
+    """n synthetic job sentences at the given skew.
+
+    `augment`: each also gets its pronoun-swapped twin (counterfactual data). `duplicate`: each is added a
+    second time unchanged: as many extra sentences as `augment` adds, with no balancing (the control that
+    separates counterfactual data's effect from the effect of having more job sentences).
+    """
     check_fraction("skew", skew)
     check_int("n", n, 1)
     check_bool("augment", augment)
     check_int("seed", seed, 0)
+    check_bool("duplicate", duplicate)
+    if augment and duplicate:
+        fail("duplicate", "False when augment is True (one or the other)", duplicate)
     rng = random.Random(seed)
     animals = ["cow", "horse", "dog", "cat", "bird"]
     out = []
@@ -45,12 +57,32 @@ def job_sentences(skew: float, n: int = 300, augment: bool = False, seed: int = 
         out.append(sentence)
         if augment:  # counterfactual data augmentation: the same sentence with the pronoun swapped
             out.append(sentence.replace(f" {pronoun} ", f" {SWAP[pronoun]} "))
+        if duplicate:
+            out.append(sentence)
     return out
 
 
-def make_skewed_corpus(skew: float, augment: bool = False, seed: int = 0) -> data.Corpus:
+def data_bias(sentences: list[str]) -> float:
+    """The next-word bias formula on the sentences' own frequencies: what a perfect model of them would score.
+
+    ½ [f(he | farmer said) − f(she | farmer said)] + ½ [f(she | vet said) − f(he | vet said)], f the fraction
+    of that job's sentences with that pronoun (chapter 9: the realised skew of the data, not the nominal one).
+    """
+    if not isinstance(sentences, (list, tuple)) or not all(isinstance(x, str) for x in sentences):
+        fail("sentences", "a list of sentences (strings), e.g. job_sentences(0.9)", sentences)
+    total = 0.0
+    for job, favored in OCCUPATIONS.items():
+        after = [x.split()[x.split().index("said") + 1] for x in sentences if f" {job} said " in f" {x} "]
+        if not after:
+            fail("sentences", f"sentences about both jobs (none says '{job} said')", sentences)
+        total += (after.count(favored) - after.count(SWAP[favored])) / len(after)
+    return total / len(OCCUPATIONS)
+
+
+def make_skewed_corpus(skew: float, augment: bool = False, seed: int = 0, duplicate: bool = False) -> data.Corpus:
     """The farm corpus plus job sentences at `skew`, shuffled together (sentence order fixed by `seed`)."""
-    lines = data.read_corpus_text("farm").strip().splitlines() + job_sentences(skew, augment=augment, seed=seed)
+    lines = data.read_corpus_text("farm").strip().splitlines() + job_sentences(skew, augment=augment, seed=seed,
+                                                                               duplicate=duplicate)
     random.Random(seed).shuffle(lines)
     return data.load_corpus("farm+jobs", text="\n".join(lines))
 
@@ -93,7 +125,8 @@ def job_separation(model, vocab) -> float:
 
 
 def project_out_direction(model, vocab):
-    """Hard debiasing (Bolukbasi et al. 2016): remove each job embedding's component along e_he − e_she."""
+    """Remove each job embedding's component along e_he − e_she: the "neutralize" step of Bolukbasi et al.'s
+    (2016) hard debiasing, with a one-pair direction (their "equalize" step is left out)."""
     _check(model, vocab)
     fixed = copy.deepcopy(model)
     with torch.no_grad():
@@ -107,7 +140,10 @@ def project_out_direction(model, vocab):
 
 
 def farm_pairs(vocab, context: int = 2, every_nth: int = 6):
-    """Every `every_nth` pair of the plain farm corpus, in this vocabulary: what mitigation's cost is measured on."""
+    """Every `every_nth` pair of the plain farm corpus, in this vocabulary: what mitigation's cost is measured on.
+
+    These farm sentences are part of the training data too: the cost is in fit to trained-on text.
+    """
     check_instance("vocab", vocab, data.Vocab, "a knobs Vocab")
     check_int("context", context, 1, 8)
     check_int("every_nth", every_nth, 1)
@@ -117,13 +153,17 @@ def farm_pairs(vocab, context: int = 2, every_nth: int = 6):
     return X[::every_nth].contiguous(), y[::every_nth]  # a fixed subset keeps each lab frame cheap
 
 
-def bias_run(skew: float, mitigation: str = "none", steps: int = 300, every: int = 10, seed: int = 0):
-    """Train on the skewed corpus; yield Snapshots with both bias scores and the farm loss (the cost)."""
+def bias_run(skew: float, mitigation: str = "none", steps: int = 300, every: int = 10, seed: int = 0,
+             duplicate: bool = False):
+    """Train on the skewed corpus; yield Snapshots with both bias scores and the farm loss (the cost).
+
+    `duplicate`: every job sentence twice, unswapped (with mitigation "none": the control for counterfactual data).
+    """
     if mitigation not in MITIGATIONS:
         raise ValueError(f"mitigation must be one of {MITIGATIONS}, got {mitigation!r}")
     check_int("steps", steps, 1)
     check_int("every", every, 1)
-    corpus = make_skewed_corpus(skew, augment=mitigation == "counterfactual data", seed=seed)
+    corpus = make_skewed_corpus(skew, augment=mitigation == "counterfactual data", seed=seed, duplicate=duplicate)
     X, y = data.make_dataset(corpus)
     X_farm, y_farm = farm_pairs(corpus.vocab)
     model = models.make_tiny_lm(len(corpus.vocab), seed=seed)

@@ -43,3 +43,18 @@ def test_counterfactual_data_removes_the_learned_bias():
     assert none.metrics["bias_next"] > 0.8 and abs(cda.metrics["bias_next"]) < 0.2
     with pytest.raises(ValueError, match="mitigation"):
         next(bias.bias_run(0.9, "wishful thinking"))
+
+
+def test_data_bias_is_the_formula_on_the_sentences_and_duplication_keeps_it():
+    lines = ["the farmer said he feeds the cow .", "the farmer said she feeds the cat .",
+             "the farmer said he feeds the dog .", "the vet said she feeds the cow ."]
+    assert bias.data_bias(lines) == pytest.approx(0.5 * (2 / 3 - 1 / 3) + 0.5 * 1.0)
+    assert bias.data_bias(bias.job_sentences(1.0)) == 1.0
+    assert bias.data_bias(bias.job_sentences(0.9, augment=True)) == 0.0
+    plain, doubled = bias.job_sentences(0.9), bias.job_sentences(0.9, duplicate=True)
+    assert doubled[::2] == plain and doubled[1::2] == plain
+    assert bias.data_bias(doubled) == bias.data_bias(plain)
+    with pytest.raises(ValueError, match="duplicate"):
+        bias.job_sentences(0.9, augment=True, duplicate=True)
+    with pytest.raises(ValueError, match="both jobs"):
+        bias.data_bias(lines[:3])

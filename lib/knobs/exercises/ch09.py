@@ -1,5 +1,11 @@
-"""Chapter 9 exercises: compute the bias score, read an output row, judge a mitigation."""
-from knobs.exercises.checker import exercise, is_close, multiple_choice
+"""Chapter 9 exercises: compute the bias score, judge a mitigation, zero a weight and compare it with its
+gradient × weight estimate, mean-ablate a hidden unit, measure a probe's selectivity with a control task."""
+import functools
+import math
+
+from knobs import bias, data, interpret, models
+from knobs.chapters import ch09
+from knobs.exercises.checker import as_number, direction_hint, exercise, is_close, multiple_choice
 
 
 @exercise("ch09.bias_score")
@@ -24,12 +30,106 @@ check_mitigation = multiple_choice(
                                        "the bias stayed."})
 
 
+# ---- the runs the exercises ask for, on the chapter's skew-0.9 model (deterministic: seed 0, one thread) ----------
+
+@functools.lru_cache(maxsize=1)
+def _skewed():
+    model, vocab, _ = bias.train_skewed(0.9)
+    corpus = bias.make_skewed_corpus(0.9)
+    X, y = data.make_dataset(corpus)
+    return model, vocab, corpus, X, y
+
+
+@functools.lru_cache(maxsize=1)
+def _zeroing() -> dict[str, float]:
+    model, vocab, *_ = _skewed()
+    attribution = interpret.gradient_x_weight(model, vocab, "farmer said", "he")["out.weight"]
+    index = divmod(int(attribution.abs().argmax()), attribution.shape[1])
+    with_probs = models.next_word_probs(model, vocab, "farmer said", ["he"])["he"]
+    change = interpret.zeroing_change(model, vocab, "farmer said", "he", "out.weight", index)
+    return {"change": change, "estimate": float(attribution[index]),
+            "prob_change": with_probs * (math.exp(change) - 1)}
+
+
+@exercise("ch09.zero_weight")
+def check_zero_weight(answer):
+    """Zero the out.weight entry with the largest |gradient × weight|: the actual change in log P(he | farmer said)."""
+    z = _zeroing()
+    value = as_number(answer)
+    if is_close(value, z["change"], rel=0.01, abs_tol=5e-4):
+        return True, ("That is the real change. Gradient × weight's first-order estimate of it is −(w·∂log P/∂w): "
+                      "compare the two, in sign and in size.")
+    if is_close(value, -z["change"], rel=0.01, abs_tol=5e-4):
+        return False, "Check the sign: the exercise asks for the change, log P after zeroing minus log P before."
+    if is_close(abs(value), abs(z["estimate"]), rel=0.01, abs_tol=5e-4):
+        return False, ("That is gradient × weight's estimate. The exercise asks what really happens: zero the "
+                       "weight (interpret.zeroing_change) and measure.")
+    if is_close(value, z["prob_change"], rel=0.02, abs_tol=5e-4):
+        return False, "That is the change in the probability P(he); the exercise asks for the change in log P(he)."
+    return False, (f"{direction_hint(value, z['change'])} Find the entry of out.weight whose |gradient × weight| is "
+                   "largest, and zero that one entry (the change is in log P(he | farmer said)).")
+
+
+@functools.lru_cache(maxsize=1)
+def _ablation(unit: int = 29) -> dict[str, float]:
+    model, vocab, _, X, _ = _skewed()
+    means = interpret.hidden_activations(model, X).mean(0)
+    return {"mean": float(interpret.hidden_unit_effects(model, vocab, "farmer said", "he", baseline=means)[unit]),
+            "zero": float(interpret.hidden_unit_effects(model, vocab, "farmer said", "he")[unit])}
+
+
+@exercise("ch09.mean_ablation")
+def check_mean_ablation(answer):
+    """Mean-ablate hidden unit 29: the change in P(he | farmer said)."""
+    a = _ablation()
+    value = as_number(answer)
+    if is_close(value, a["mean"], rel=0.01, abs_tol=2e-4):
+        return True, ("Replacing the unit by its average gives a different number than switching it to zero: "
+                      "what an ablation measures depends on what you replace the unit with.")
+    if is_close(value, a["zero"], rel=0.01, abs_tol=2e-4):
+        return False, ("That is the zero-ablation effect. Replace the unit's output by its mean activation over the "
+                       "corpus's contexts instead (the baseline argument).")
+    if is_close(value, -a["mean"], rel=0.01, abs_tol=2e-4):
+        return False, "Check the sign: the change is P(he) after the ablation minus P(he) before."
+    return False, (f"{direction_hint(value, a['mean'])} Compute each hidden unit's mean output over all the "
+                   "contexts X, pass it as `baseline`, and read unit 29's entry.")
+
+
+@functools.lru_cache(maxsize=1)
+def _selectivity() -> dict[str, float]:
+    model, _, corpus, X, y = _skewed()
+    labels = ch09.next_word_labels(corpus, y, ch09.FUNCTION_WORDS)
+    features = interpret.hidden_activations(model, X)
+    result = interpret.probe_selectivity(features, X, labels, seed=0)
+    return {**result, "balanced": result["selectivity_balanced"]}
+
+
+@exercise("ch09.selectivity")
+def check_selectivity(answer):
+    """Selectivity of the probe for 'the next word is a function word' on the skew-0.9 model (seed 0)."""
+    s = _selectivity()
+    value = as_number(answer)
+    tol = dict(rel=0.02, abs_tol=2e-3)
+    if is_close(value, s["selectivity"], **tol):
+        return True, ("Task accuracy minus control-task accuracy: the probe reads this property only a little "
+                      "better than labels that mean nothing.")
+    if is_close(value, -s["selectivity"], **tol):
+        return False, "Selectivity is task accuracy minus control-task accuracy, not the other way round."
+    if is_close(value, s["task"], **tol) or is_close(value, s["control"], **tol):
+        return False, "That is one probe's accuracy. Selectivity compares two: the task's and the control task's."
+    if is_close(value, s["balanced"], **tol):
+        return False, "That is with balanced accuracy; the exercise asks for plain accuracy (the default)."
+    return False, (f"{direction_hint(value, s['selectivity'])} Use interpret.probe_selectivity on the trained "
+                   "model's hidden activations, with labels 1 where the next word is 'the', 'in' or ⟨end⟩ and seed 0.")
+
+
 @exercise("ch09.probe_control", choices=("a", "b", "c"))
 def check_probe_control(answer):
-    """Why train the same probe on an untrained model's activations?"""
+    """The place probe scores about as well on the control task as on the real one. What does that show?"""
     key = str(answer).strip().lower()
     if key in ("b", "control", "baseline"):
-        return True, "A probe can find patterns even in random features; the control tells you how much."
+        return True, ("With few distinct contexts a linear probe can memorise which ones carry a label; the control "
+                      "task measures how much of its accuracy that explains.")
     if key in ("a", "c"):
-        return False, "Think about what a high probe accuracy on random features would mean."
+        return False, "Think about what a high accuracy on labels that mean nothing says about the probe itself."
     raise ValueError("answer 'a', 'b' or 'c'")
