@@ -91,3 +91,15 @@ def test_the_sliver_is_memorized_to_its_entropy_and_counting_matches_the_full_mo
     sliver = overfit.count_statistics(X_train[:100], y_train[:100])
     assert 0.45 < sliver["entropy"] < 0.5  # the sliver's training loss (0.48) sits exactly here
     assert overfit.count_table_loss(X_train[:100], y_train[:100], X_val, y_val)["loss"] == float("inf")
+
+
+@pytest.mark.parametrize("form", ["int", "float", "np.int64", "np.float64", "0-d tensor", "0-d array"])
+def test_gpt2_decay_accepts_every_numeric_form_and_its_hints_survive_them(form):
+    import numpy as np
+    import torch
+    convert = {"int": int, "float": float, "np.int64": np.int64, "np.float64": np.float64, "0-d tensor": torch.tensor,
+               "0-d array": np.array}[form]
+    kinds = models.count_parameters(models.make_gpt2()).by_kind()
+    assert check("ch03.gpt2_decay", convert(kinds["weight"])).ok
+    assert "nanoGPT" in check("ch03.gpt2_decay", convert(kinds["weight"] + kinds["embedding"])).message
+    assert "NaN" in check("ch03.gpt2_decay", float("nan")).message
