@@ -79,6 +79,18 @@ def test_valley_verdict_compares_the_best_penalty_with_early_stopping():
     assert ch03.valley_verdict(0.116, 0.115) == "about as good as"
 
 
+def test_valley_numbers_say_the_moral_that_matches_the_verdict():
+    from types import SimpleNamespace
+    import numpy as np
+    from knobs.chapters import ch03
+    params = {name: np.ones((2, 2)) for name in ("hidden1.weight", "hidden2.weight", "out.weight")}
+    snap = lambda val, lam=1.0: SimpleNamespace(metrics={"val_loss": val}, info={"lam": lam}, params=params)
+    worse = ch03.valley_numbers([snap(0.121)], snap(0.115), snap(0.2), snap(0.121))
+    assert worse["valley_verdict"] == "no better than" and "early stopping is as good" in worse["valley_moral"]
+    better = ch03.valley_numbers([snap(0.100)], snap(0.115), snap(0.2), snap(0.100))
+    assert better["valley_verdict"] == "better than" and "beats" in better["valley_moral"]
+
+
 def test_the_sliver_is_memorized_to_its_entropy_and_counting_matches_the_full_model():
     from knobs import data, overfit
     corpus = data.load_corpus("farm")

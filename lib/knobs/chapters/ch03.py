@@ -210,7 +210,9 @@ def valley_numbers(decay_finals, best_unpenalized, last_unpenalized, decay_at_1)
     none_w = np.concatenate([last_unpenalized.params[n].ravel() for n in overfit.CURVE_WEIGHTS])
     decay_w = np.concatenate([decay_at_1.params[n].ravel() for n in overfit.CURVE_WEIGHTS])
     return {"valley_floor": f"{floor.metrics['val_loss']:.3f}", "valley_lam": f"{floor.info['lam']:g}",
-            "valley_verdict": valley_verdict(floor.metrics["val_loss"], best_unpenalized.metrics["val_loss"]),
+            "valley_verdict": (verdict := valley_verdict(floor.metrics["val_loss"], best_unpenalized.metrics["val_loss"])),
+            "valley_moral": ("here a penalty beats stopping early" if verdict == "better than" else
+                             "on a problem this small, early stopping is as good a regularizer as a penalty"),
             "mean_w_none": f"{np.abs(none_w).mean():.3f}", "mean_w_decay": f"{np.abs(decay_w).mean():.3f}",
             "max_w_none": f"{np.abs(none_w).max():.2f}", "max_w_decay": f"{np.abs(decay_w).max():.2f}",
             "frac_larger": f"{(np.abs(decay_w) > np.abs(none_w)).mean():.0%}"}
