@@ -4,7 +4,9 @@ Scope: the lookup as a one-hot vector times a matrix; which rows a batch's
 gradient reaches; cosine similarity, nearest neighbours and word analogies by
 vector offset (Mikolov et al. 2013), from scratch; principal axes for a fixed
 2-D view of a wider embedding; rotating a TinyLM's embedding space without
-changing a single output; and how much of GPT-2 is embeddings. Every
+changing a single output, and stretching it by any invertible matrix (which
+changes every angle) without changing one either; a TinyLM with its output layer
+tied to the table; and how much of GPT-2 is embeddings. Every
 from-scratch function is tested against PyTorch's own in tests/test_embeddings.py.
 
 Shapes: V words in the vocabulary, d numbers per word vector, an embedding
@@ -27,7 +29,7 @@ import torch
 from torch import nn
 
 from knobs.data import Vocab
-from knobs.models import GPT2Config, check_tiny_lm, gpt2_parameter_formula
+from knobs.models import GPT2Config, TinyLMConfig, check_tiny_lm, gpt2_parameter_formula
 from knobs.validate import ArgumentTypeError, check_bool, check_instance, check_int, check_number, check_text, fail
 
 
@@ -137,13 +139,19 @@ def nearest_words(E, vocab, word: str, k: int = 3) -> list[tuple[str, float]]:
     return [(vocab.words[j], float(s)) for s, j in zip(top.values, top.indices)]
 
 
-def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool = True) -> list[tuple[str, float]]:
+def analogy(E, vocab, a: str, b: str, c: str, k: int = 1, exclude_inputs: bool = True,
+            normalize: bool = True) -> list[tuple[str, float]]:
     """'a is to b as c is to ?': the words nearest (by cosine) to b - a + c, the vector offset of Mikolov et al. (2013).
 
+    As word2vec's own evaluation (and Levy & Goldberg's 3CosAdd) does, every vector is scaled to
+    length 1 first (`normalize=False`: the raw vectors, where long ones dominate the offset).
     The usual implementations leave a, b and c out of the answers; `exclude_inputs=False`
     shows what the arithmetic alone gives (often one of the inputs: Nissim et al. 2020).
     """
     E = _table(E)
+    check_bool("normalize", normalize)
+    if normalize:
+        E = E / E.norm(dim=1, keepdim=True).clamp_min(1e-12)
     _check_vocab(vocab, E)
     for name, word in (("a", a), ("b", b), ("c", c)):
         check_text(name, word)
@@ -263,6 +271,80 @@ def rotate_tiny_lm(model: nn.Module, R: torch.Tensor) -> nn.Module:
     blocks = W.view(W.shape[0], -1, d)  # (hidden, context, d)
     rotated.hidden.weight.copy_((blocks @ R).reshape_as(W))
     return rotated
+
+
+def random_invertible(d: int, seed: int = 0, stretch: float = 3.0) -> torch.Tensor:
+    """A random invertible d × d matrix that is no rotation: it stretches some directions up to `stretch` times.
+
+    A = R₁ · diag(s) · R₂ with two random rotations and scales s from 1/stretch to stretch: it changes
+    lengths and angles, and is always safely invertible (condition number stretch²).
+    """
+    if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 4096:
+        raise ValueError(f"d must be a whole number between 1 and 4096, got {d!r}")
+    check_int("seed", seed, 0)
+    check_number("stretch", stretch, 1, 100)
+    scales = torch.logspace(-1, 1, d, base=stretch, dtype=torch.float64) if d > 1 else torch.ones(1, dtype=torch.float64)
+    R1, R2 = random_rotation(d, seed).double(), random_rotation(d, seed + 1).double()
+    return (R1 @ torch.diag(scales) @ R2).float()
+
+
+@torch.no_grad()
+def transform_tiny_lm(model: nn.Module, A: torch.Tensor) -> nn.Module:
+    """A copy of a TinyLM whose word vectors are mapped by any invertible A and whose hidden layer undoes it.
+
+    Each word vector e (a row) becomes e A; each block W_k of the hidden weight (the columns that
+    read context word k) becomes W_k A⁻ᵀ, since W_k A⁻ᵀ (e A)ᵀ = W_k A⁻ᵀ Aᵀ eᵀ = W_k eᵀ. The model
+    computes the same function; lengths and angles between word vectors change unless A is a rotation.
+    """
+    check_tiny_lm(model, exact=True)
+    d = model.embed.weight.shape[1]
+    A = _as_tensor("A", A, dtype=torch.float64)
+    if A.shape != (d, d):
+        raise ValueError(f"A must be a {d} × {d} matrix for this model's {d}-number word vectors, got {tuple(A.shape)}")
+    condition = torch.linalg.cond(A) if bool(torch.isfinite(A).all()) else torch.tensor(float("nan"))
+    if not bool(condition < 1e6):  # NaN for a zero matrix
+        raise ValueError(f"A must be invertible (finite, condition number below 1e6; make one with "
+                         f"random_invertible(d)), got a matrix with condition number {float(condition):.3g}")
+    changed = copy.deepcopy(model)
+    dtype = model.embed.weight.dtype
+    changed.embed.weight.copy_((model.embed.weight.double() @ A).to(dtype))
+    W = model.hidden.weight.double()  # (hidden, context * d)
+    blocks = W.view(W.shape[0], -1, d)  # (hidden, context, d)
+    changed.hidden.weight.copy_((blocks @ torch.linalg.inv(A).T).reshape_as(W).to(dtype))
+    return changed
+
+
+# ---- tying: the table used twice ------------------------------------------------------------------
+class TiedTinyLM(nn.Module):
+    """The TinyLM with its output layer tied to the embedding table, as GPT-2 ties its own (chapter 4).
+
+    The hidden vector is projected back to d numbers and scored against every row of the
+    table: logits = proj(h) Eᵀ + bias. Every row of E then takes part in every loss.
+    """
+
+    def __init__(self, config: TinyLMConfig):
+        super().__init__()
+        check_instance("config", config, TinyLMConfig, "a TinyLMConfig")
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.hidden = nn.Linear(config.context * config.embed_dim, config.hidden)
+        self.proj = nn.Linear(config.hidden, config.embed_dim)  # no (V, hidden) output matrix: E scores the words
+        self.out_bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        e = self.embed(X)  # (B, context, embed_dim)
+        h = torch.tanh(self.hidden(e.flatten(1)))  # (B, hidden)
+        return self.proj(h) @ self.embed.weight.T + self.out_bias  # (B, vocab_size): one score per row of E
+
+
+def make_tied_tiny_lm(vocab_size: int = 30, seed: int = 0, **config) -> TiedTinyLM:
+    """A freshly initialised TiedTinyLM (chapter 4); the same seed gives the same parameters."""
+    check_int("seed", seed, 0)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    model = TiedTinyLM(TinyLMConfig(vocab_size=vocab_size, **config))
+    torch.random.set_rng_state(generator_state)
+    return model
 
 
 # ---- real models ----------------------------------------------------------------------------------

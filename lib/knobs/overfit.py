@@ -269,6 +269,49 @@ def fit_lm(model: nn.Module, X, y, X_val, y_val, steps: int = 600, lr: float = 0
     return history
 
 
+def _pair_counts(X, y) -> dict[tuple, dict[int, int]]:
+    counts: dict[tuple, dict[int, int]] = {}
+    for context, word in zip(map(tuple, X.tolist()), y.tolist()):
+        follow = counts.setdefault(context, {})
+        follow[word] = follow.get(word, 0) + 1
+    return counts
+
+
+def count_statistics(X, y) -> dict[str, float]:
+    """What a table of counts knows about (context, next word) pairs (chapter 3).
+
+    examples, distinct contexts and distinct pairs, and the empirical conditional entropy
+    H(next word | context) in nats: the lowest average cross-entropy any model can reach on
+    exactly these examples (a model that memorizes their frequency table reaches it).
+    """
+    check_examples(X, y)
+    counts = _pair_counts(X, y)
+    n = len(y)
+    entropy = -sum(c * math.log(c / sum(follow.values())) for follow in counts.values() for c in follow.values()) / n
+    return {"examples": n, "contexts": len(counts), "pairs": sum(len(f) for f in counts.values()), "entropy": entropy}
+
+
+def count_table_loss(X, y, X_val, y_val) -> dict[str, float]:
+    """Validation cross-entropy of the plainest model: P(word | context) = its frequency in (X, y) (chapter 3).
+
+    Returns {"loss": nats per word, "seen": the fraction of validation pairs that occur in (X, y)}.
+    No smoothing: a validation pair never seen in training makes the loss infinite (say so, or
+    compare only when "seen" is 1.0).
+    """
+    check_examples(X, y)
+    check_examples(X_val, y_val, names=("X_val", "y_val"))
+    counts = _pair_counts(X, y)
+    total, seen = 0.0, 0
+    for context, word in zip(map(tuple, X_val.tolist()), y_val.tolist()):
+        follow = counts.get(context, {})
+        if follow.get(word, 0) == 0:
+            total = math.inf
+            continue
+        seen += 1
+        total -= math.log(follow[word] / sum(follow.values()))
+    return {"loss": total / len(y_val), "seen": seen / len(y_val)}
+
+
 def curves(history: list[Snapshot]) -> dict[str, np.ndarray]:
     """{"step", "train_loss", "val_loss"} as arrays, for plotting a fit_lm history."""
     if not isinstance(history, (list, tuple)) or not all(isinstance(s, Snapshot) for s in history):

@@ -119,6 +119,48 @@ def shrink_(params, kind: str, amount: float) -> None:
             w.copy_(soft_threshold(w, amount))
 
 
+def fit_penalized_linear(X: torch.Tensor, y: torch.Tensor, kind: str, lam, steps: int = 3000) -> torch.Tensor:
+    """Least squares with an L2 or L1 penalty in the loss, solved by (proximal) gradient descent (chapter 3).
+
+    Minimizes 1/(2n) * ||X w - y||^2 + penalty(w), no intercept (centre X and y first), where the
+    penalty is lam/2 * ||w||^2 ("L2", plain gradient descent on the whole loss: the real L2 penalty,
+    not a decoupled decay), lam * ||w||_1 ("L1", ISTA: a gradient step on the data term, then
+    `soft_threshold` by step * lam, the exact proximal-gradient method) or nothing ("none").
+    The step is 1 / (the largest eigenvalue of X^T X / n, plus lam for L2), so it converges.
+    `lam` is a number (returns w, shape (k,)) or a 1-D tensor of K strengths (returns (K, k): one
+    solution per strength, computed together). Starts from w = 0.
+    """
+    check_tensor("X", X, floating=True, dim=2)
+    check_tensor("y", y, floating=True, dim=1)
+    if len(y) != len(X) or len(y) == 0:
+        raise ValueError(f"X (n, k) and y (n,) must have the same n > 0, got X {tuple(X.shape)} and y {tuple(y.shape)}")
+    if not (bool(torch.isfinite(X).all()) and bool(torch.isfinite(y).all())):
+        raise ValueError("X and y must be finite (no NaN or inf)")
+    if kind not in PENALTIES:
+        raise ValueError(f"kind must be one of {PENALTIES}, got {kind!r}")
+    check_int("steps", steps, 1)
+    single = not isinstance(lam, torch.Tensor)
+    if single:
+        lams = torch.tensor([_check_lam(lam)], dtype=X.dtype)
+    else:
+        if lam.dim() != 1 or len(lam) == 0 or not bool(torch.isfinite(lam).all()) or not bool((lam >= 0).all()):
+            raise ValueError(f"lam must be a number or a 1-D tensor of strengths, each 0 or more, got {lam!r}")
+        lams = lam.to(X.dtype)
+    n = len(y)
+    gram, Xty = X.T @ X / n, X.T @ y / n  # (k, k), (k,)
+    curvature = torch.linalg.eigvalsh(gram).max()
+    step = (1.0 / (curvature + (lams if kind == "L2" else torch.zeros_like(lams)))).unsqueeze(1)  # (K, 1)
+    w = torch.zeros(len(lams), X.shape[1], dtype=X.dtype)  # (K, k)
+    for _ in range(steps):
+        grad = w @ gram - Xty  # (K, k): the data term's gradient
+        if kind == "L2":
+            grad = grad + lams.unsqueeze(1) * w  # the penalty's gradient, lam * w, inside the loss
+        w = w - step * grad
+        if kind == "L1":
+            w = soft_threshold(w, step * lams.unsqueeze(1))
+    return w[0] if single else w
+
+
 def sgd_step(w: torch.Tensor, grad: torch.Tensor, lr: float, weight_decay: float = 0.0) -> torch.Tensor:
     """One plain SGD step with L2 added to the gradient: w - lr * (grad + weight_decay * w) (torch.optim.SGD)."""
     _check_step(w, grad)

@@ -27,7 +27,7 @@ def test_page_has_the_twin_with_every_setting_and_alt_text(page_html):
     n_settings = len(data["controls"][0]["values"]) * len(data["controls"][1]["values"])
     assert len(data["frames"]) == n_settings
     frames = [frame for run in data["frames"].values() for frame in run]
-    assert len(frames) <= 64 and all(describe(data, frame).startswith("L1 or L2") for frame in frames)
+    assert len(frames) <= 64 and all(describe(data, frame).startswith("L1 or weight decay") for frame in frames)
     l1_last = describe(data, data["frames"]["1,0"][-1])  # L1, λ = 0.3, last step
     assert "exactly zero" in l1_last and not re.search(r"\b0 \(0%\) exactly zero", l1_last)
 
@@ -50,7 +50,7 @@ def test_twin_knobs_change_the_picture_in_chromium(built_html, chromium):
         page.goto((built_html / PAGE).as_uri())
         twin = page.locator("#twin-ch03-penalties")
         first = twin_frame(twin)[0]
-        twin.locator("select").first.select_option(label="L1")
+        twin.locator("select").first.select_option(label="L1 (soft-threshold)")
         step_slider = twin.locator("input[type=range]").nth(1)  # after the λ slider comes Step
         step_slider.evaluate("el => { el.value = el.max; el.dispatchEvent(new Event('input')); }")  # last frame
         shown, alt = twin_frame(twin)

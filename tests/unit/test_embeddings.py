@@ -96,7 +96,24 @@ def test_analogy_is_the_vector_offset_with_inputs_left_out():
     assert emb.analogy(E, VOCAB, "a", "b", "c")[0][0] == "d"
     target = E[1] - E[0] + E[2]
     sims = F.cosine_similarity(E, target[None], dim=-1)
-    assert_close(torch.tensor(emb.analogy(E, VOCAB, "a", "b", "c", k=1, exclude_inputs=False)[0][1]), sims.max())
+    assert_close(torch.tensor(emb.analogy(E, VOCAB, "a", "b", "c", k=1, exclude_inputs=False, normalize=False)[0][1]),
+                 sims.max())
+
+
+def test_analogy_normalizes_every_vector_first_as_word2vec_does():
+    # 3CosAdd: unit vectors before the offset, so a long vector cannot dominate b - a + c
+    E = torch.tensor([[10.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [-1.0, -1.0, 0.5]])
+    unit = E / E.norm(dim=1, keepdim=True)
+    target = unit[1] - unit[0] + unit[2]
+    sims = F.cosine_similarity(unit, target[None], dim=-1)
+    sims[[0, 1, 2]] = -float("inf")
+    got = emb.analogy(E, VOCAB, "a", "b", "c", k=2)
+    assert [w for w, _ in got] == [VOCAB.words[i] for i in torch.argsort(sims, descending=True)[:2].tolist()]
+    assert_close(torch.tensor([s for _, s in got]), torch.sort(sims, descending=True).values[:2])
+    scaled = emb.analogy(E * 7, VOCAB, "a", "b", "c", k=2)  # scale-free
+    assert [w for w, _ in scaled] == [w for w, _ in got]
+    assert [s for _, s in scaled] == pytest.approx([s for _, s in got], abs=1e-6)
+
 
 
 def test_analogy_without_exclusion_often_returns_an_input():
@@ -354,3 +371,48 @@ def test_quiz_numbers_agree_with_the_computation():
         if q["type"] == "multiple_choice":
             assert sum(a["correct"] for a in q["answers"]) == 1
     json.dumps(questions)
+
+
+# ---- issue 19: tying reaches every row; any invertible map keeps the function, not the angles -------
+def test_a_tied_model_gives_every_row_a_gradient_and_an_untied_one_only_the_looked_up_rows():
+    X = torch.tensor([[1, 2], [2, 3]])
+    y = torch.tensor([4, 0])
+    tied = emb.make_tied_tiny_lm(9, embed_dim=4, hidden=6, seed=0)
+    F.cross_entropy(tied(X), y).backward()
+    assert emb.rows_with_gradient(tied.embed.weight.grad) == list(range(9))
+    untied = models.make_tiny_lm(9, embed_dim=4, hidden=6, seed=0)
+    F.cross_entropy(untied(X), y).backward()
+    assert emb.rows_with_gradient(untied.embed.weight.grad) == [1, 2, 3]
+    # the tied model's output layer is the table: no separate (V, ·) output matrix
+    assert not any(p.shape[0] == 9 and p.dim() == 2 for n, p in tied.named_parameters() if n != "embed.weight")
+
+
+def test_transform_keeps_the_function_for_any_invertible_map_and_changes_the_angles():
+    model = models.make_tiny_lm(11, embed_dim=5, hidden=7, seed=3)
+    X = torch.randint(0, 11, (20, 2), generator=torch.Generator().manual_seed(0))
+    A = emb.random_invertible(5, seed=2)
+    assert float(torch.linalg.cond(A.double())) == pytest.approx(9.0, rel=1e-3)  # stretch 3: from 1/3 to 3
+    changed = emb.transform_tiny_lm(model, A)
+    with torch.no_grad():
+        assert_close(changed(X), model(X), atol=1e-5, rtol=1e-5)
+    assert_close(changed.embed.weight, model.embed.weight @ A)
+    before, after = emb.similarity_matrix(model.embed.weight.detach()), emb.similarity_matrix(changed.embed.weight.detach())
+    assert (after - before).abs().max() > 0.1  # the angles moved
+    R = emb.random_rotation(5, seed=1)  # a rotation is the special case that keeps them
+    assert_close(emb.transform_tiny_lm(model, R).hidden.weight, emb.rotate_tiny_lm(model, R).hidden.weight,
+                 atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="invertible"):
+        emb.transform_tiny_lm(model, torch.zeros(5, 5))
+    with pytest.raises(ValueError, match="5 × 5"):
+        emb.transform_tiny_lm(model, torch.eye(4))
+
+
+def test_sgd_turns_with_a_rotation_and_adam_does_not():
+    from knobs import data
+    from knobs.chapters import ch04
+    split = data.farm_split()
+    X_train, y_train, X_val = split[1], split[2], split[3]
+    model = models.make_tiny_lm(len(split.vocab), embed_dim=8, hidden=32, seed=0)
+    rotated = emb.rotate_tiny_lm(model, emb.random_rotation(8, seed=0))
+    apart = ch04.train_on_from_both(model, rotated, X_train, y_train, X_val, steps=30)
+    assert apart["sgd"] < 1e-4 and apart["adam"] > 0.1

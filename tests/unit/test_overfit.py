@@ -105,7 +105,7 @@ def test_penalty_lab_draws_and_keeps_its_twin_small():
     lab = ch03.penalty_lab()
     settings = np.prod([len(c.twin) for c in lab.controls])
     assert settings * lab.twin_frames <= 64  # ≈ 60 frames keep the page small
-    lab.reset({"kind": "L1", "lam": 1.0})
+    lab.reset({"kind": "L1 (soft-threshold)", "lam": 1.0})
     for _ in range(5):
         lab.advance()
     assert "exactly zero" in lab.describe() and lab.frame("jpeg")[:2] == b"\xff\xd8"
@@ -115,9 +115,17 @@ def test_penalty_lab_draws_and_keeps_its_twin_small():
 
 def test_penalty_lab_live_face_switches_the_penalty_like_a_user_would():
     live = ch03.penalty_lab().live()
-    live.controls["kind"].value = "L2"
+    live.controls["kind"].value = "weight decay (AdamW)"
     live.step_button.click()
-    assert live.lab.snapshot.step == live.lab.every and live.lab.values["kind"] == "L2"
+    assert live.lab.snapshot.step == live.lab.every and live.lab.values["kind"] == "weight decay (AdamW)"
+
+
+def test_penalty_lab_names_each_penalty_by_the_step_it_runs():
+    # both act after Adam's step (decoupled): the menu must not call AdamW's decay "L2" (issue 19)
+    lab = ch03.penalty_lab()
+    kind = next(c for c in lab.controls if c.name == "kind")
+    assert "L2" not in " ".join(kind.options) and "weight decay (AdamW)" in kind.options
+    assert set(ch03.PENALTY_KINDS.values()) == {"none", "L1", "L2"}
 
 
 def test_a_paused_run_leaves_gradients_switched_on(curve):

@@ -178,3 +178,64 @@ def test_early_stopping_keeps_the_best_weights():
         EarlyStopping(patience=0)
     with pytest.raises(ValueError, match="no weights"):
         EarlyStopping().restore(model)
+
+
+# ---- least squares with a penalty in the loss (chapter 3's duplicated feature) ------------------
+
+def _regression(seed=0, n=60, k=3):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, k, generator=g, dtype=torch.float64)
+    X[:, 1] = X[:, 0] + 0.05 * torch.randn(n, generator=g, dtype=torch.float64)  # a near-copy: badly conditioned
+    y = X @ torch.tensor([2.0, 0.0, -1.0], dtype=torch.float64) + 0.5 * torch.randn(n, generator=g, dtype=torch.float64)
+    return X, y
+
+
+@pytest.mark.parametrize("lam", [0.01, 0.1, 1.0])
+def test_fit_penalized_linear_l2_is_ridge_regression(lam):
+    from knobs.regularize import fit_penalized_linear
+    X, y = _regression()
+    n = len(y)
+    ridge = torch.linalg.solve(X.T @ X / n + lam * torch.eye(3, dtype=X.dtype), X.T @ y / n)  # the closed form
+    assert_close(fit_penalized_linear(X, y, "L2", lam), ridge, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("lam", [0.01, 0.1, 1.0])
+def test_fit_penalized_linear_l1_meets_the_lasso_optimality_conditions(lam):
+    from knobs.regularize import fit_penalized_linear
+    X, y = _regression()
+    w = fit_penalized_linear(X, y, "L1", lam)
+    grad = X.T @ (X @ w - y) / len(y)  # the data term's gradient
+    nonzero = w != 0
+    assert_close(grad[nonzero], -lam * torch.sign(w[nonzero]), atol=1e-7, rtol=0)  # stationary where w != 0
+    assert bool((grad[~nonzero].abs() <= lam + 1e-9).all())  # and the pull is within ±λ where w == 0
+    # and it is the minimum: autograd's loss is no lower at nearby points
+    loss = lambda v: ((X @ v - y) ** 2).mean() / 2 + l1_penalty(v, lam)
+    for _ in range(20):
+        assert loss(w) <= loss(w + 1e-3 * torch.randn(3, dtype=X.dtype)) + 1e-12
+
+
+def test_fit_penalized_linear_on_an_orthonormal_design_is_one_soft_threshold():
+    from knobs.regularize import fit_penalized_linear
+    n = 4
+    X = torch.eye(n, dtype=torch.float64) * n ** 0.5  # X^T X / n = I
+    y = torch.tensor([3.0, -0.2, 0.5, -2.0], dtype=torch.float64) * n ** 0.5
+    ols = X.T @ y / n
+    assert_close(fit_penalized_linear(X, y, "L1", 0.4), F.softshrink(ols, 0.4))  # Tibshirani's lasso formula
+    assert_close(fit_penalized_linear(X, y, "L2", 0.4), ols / 1.4)
+    assert_close(fit_penalized_linear(X, y, "none", 0.4), ols)
+
+
+def test_fit_penalized_linear_solves_many_strengths_at_once_and_refuses_bad_input():
+    from knobs.regularize import fit_penalized_linear
+    X, y = _regression()
+    lams = torch.tensor([0.01, 0.3, 3.0], dtype=torch.float64)
+    together = fit_penalized_linear(X, y, "L1", lams)
+    assert together.shape == (3, 3)
+    for row, lam in zip(together, lams):
+        assert_close(row, fit_penalized_linear(X, y, "L1", float(lam)))
+    with pytest.raises(ValueError, match="kind"):
+        fit_penalized_linear(X, y, "L3", 0.1)
+    with pytest.raises(ValueError, match="same n"):
+        fit_penalized_linear(X, y[:-1], "L2", 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        fit_penalized_linear(X, y, "L2", torch.tensor([-1.0]))

@@ -12,6 +12,7 @@ Text is the expensive part of a frame, so the word labels are stamped images
 """
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 
 import numpy as np
@@ -22,6 +23,7 @@ from knobs.embeddings import chance_agreement, neighbor_agreement, principal_axe
 from knobs.figures import LABEL_SIZE, LEGEND_SIZE, PALETTE, PANEL_WIDTH, TITLE_SIZE, TICK_SIZE, style_axes
 from knobs.lab import Lab, Slider
 from knobs.lab.views import LossView, View, WordLabels
+from knobs.validate import check_examples, check_int, fail
 
 CATEGORY_STYLE = {  # colour (Okabe-Ito) and marker shape, so categories differ without colour too
     "animal": (PALETTE[0], "o"), "food": (PALETTE[1], "s"), "drink": (PALETTE[2], "D"),
@@ -177,3 +179,43 @@ def embedding_lab() -> Lab:
 
 
 LABS = [embedding_lab]
+
+
+# ---- the loss cannot tell a rotated model apart; the optimizer can ---------------------------------
+def train_on_from_both(model, rotated, X, y, X_val, steps: int = 100, seed: int = 1) -> dict[str, float]:
+    """Train copies of a model and of its rotated twin further, on the same batches; how far apart do they end?
+
+    Returns, per optimizer ("sgd" at lr 0.3, "adam" at lr 0.03), the largest difference of any output
+    score on X_val after `steps` more steps. SGD's update turns with the model (a rotation is orthogonal,
+    so the rotated model's gradient is the rotated gradient); Adam's per-coordinate scaling does not.
+    """
+    models.check_tiny_lm(model, exact=True)
+    models.check_tiny_lm(rotated, "rotated", exact=True)
+    check_examples(X, y)
+    if not isinstance(X_val, torch.Tensor) or X_val.dim() != 2:
+        fail("X_val", "a (N, context) tensor of word ids", X_val)
+    check_int("steps", steps, 1, 100_000)
+    check_int("seed", seed, 0)
+    result = {}
+    for name, lr in (("sgd", 0.3), ("adam", 0.03)):
+        twins = [copy.deepcopy(model), copy.deepcopy(rotated)]
+        for net in twins:
+            for _ in train.train_lm(net, X, y, steps=steps, lr=lr, optimizer=name, every=steps, seed=seed):
+                pass
+        with torch.no_grad():
+            result[name] = float((twins[0](X_val) - twins[1](X_val)).abs().max())
+    return result
+
+
+def transform_numbers(model, changed, vocab, words=("cow", "garden")) -> dict[str, str]:
+    """The prose's numbers about a model and its stretched twin: the outputs' change, the angles' change, neighbours."""
+    from knobs.embeddings import nearest_words, similarity_matrix
+
+    E, E2 = model.embed.weight.detach(), changed.embed.weight.detach()
+    pairs = torch.triu_indices(len(vocab), len(vocab), offset=1)
+    cos_change = (similarity_matrix(E2) - similarity_matrix(E))[pairs[0], pairs[1]].abs()
+    text = {"cos_change_mean": f"{float(cos_change.mean()):.2f}", "cos_change_max": f"{float(cos_change.max()):.2f}"}
+    for word in words:
+        for key, table in (("before", E), ("after", E2)):
+            text[f"nn_{word}_{key}"] = ", ".join(data.display_word(w) for w, _ in nearest_words(table, vocab, word))
+    return text

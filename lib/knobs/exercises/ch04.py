@@ -24,7 +24,8 @@ def check_rows(answer):
     answer = as_whole_number(answer, "the number of rows")
     expected = len(set(X_batch.flatten().tolist()))
     if answer == expected:
-        return True, "Only the rows that were looked up take part in the loss, so only they get a gradient."
+        return True, ("Only the rows that were looked up take part in the loss, so only they get a gradient (this model's "
+                      "table is not tied to its output layer).")
     if answer == X_batch.numel():
         return False, "Some words appear more than once in the batch; a row gets one (summed) gradient however often it is used."
     if answer == len(set(X_batch.flatten().tolist()) | set(y_batch.tolist())):
@@ -74,7 +75,8 @@ def check_share(answer):
     share = embedding_share(c)
     expected = share["share"]
     if abs(answer - expected) <= 0.005:  # rounded to a whole percent, as the quiz asks, is right too
-        return True, "Almost a third of GPT-2 small is its lookup tables; in bigger models the share shrinks."
+        return True, ("Almost a third of GPT-2 small is its lookup tables; at a fixed vocabulary the share shrinks in "
+                      "bigger models.")
     if abs(answer - 100 * expected) <= 0.5:
         return False, "That looks like a percentage: give the share as a fraction between 0 and 1."
     if is_close(answer, share["token"] / share["total"], rel=2e-3):
