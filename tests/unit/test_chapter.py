@@ -48,3 +48,10 @@ def test_glue_outside_a_kernel_binds_nothing(monkeypatch):
 def test_start_reports_a_measured_runtime():
     ch = chapter.start(1)
     assert ch.number == 1 and "ran top to bottom in" in ch.runtime()
+
+
+def test_the_runtime_says_when_a_busy_machine_inflated_the_clock():
+    quiet = chapter.runtime_sentence(12.0, 10.5)
+    busy = chapter.runtime_sentence(94.6, 10.2)
+    assert "ran top to bottom in 12.0 s" in quiet and "10.5 s of it computing" in quiet and "waiting" not in quiet
+    assert "94.6 s" in busy and "10.2 s of it computing" in busy and "waiting for a CPU busy with other work" in busy

@@ -384,6 +384,7 @@ VALID = {
     "train.run_to_end": (lambda: dict(run=iter([FARM])), {"run": [3, None]}),
     "chapter.Chapter": (lambda: dict(number=1), {"number": "count"}),
     "chapter.start": (lambda: dict(number=1), {"number": "count"}),
+    "chapter.runtime_sentence": (lambda: dict(wall=12.0, cpu=10.0), {"wall": "amount", "cpu": "amount"}),
     "chapter.glue": (lambda: dict(name="n_params", value=3),
                      {"name": "text", "value": Exempt("any value can be glued: the prose shows its str()")}),
     # ---- techniques --------------------------------------------------------------------------------------------
