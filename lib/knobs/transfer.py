@@ -37,7 +37,7 @@ class StyleTask:
     X_old: torch.Tensor  # the original corpus: does the model forget it?
     y_old: torch.Tensor
     train_sentences: list[str]
-    inside: torch.Tensor  # (len(y_old),) bool: the original pairs whose context holds no end-of-sentence word
+    agree: torch.Tensor  # (len(y_old),) bool: the original pairs whose next word the new style also gives that context
 
 
 
@@ -63,9 +63,24 @@ def make_style_task(n_sentences: int = 12) -> StyleTask:
         return ids.unfold(0, 2, 1)[:-1].contiguous(), ids[2:]
 
     X_old, y_old = data.make_dataset(farm)
-    end = farm.vocab.encode([data.END_WORD])[0]
-    inside = (X_old != end).all(dim=1)  # away from sentence boundaries, where the two styles agree on the order
-    return StyleTask(*pairs(train_lines), *pairs(test_lines), X_old, y_old, train_lines, inside)
+    agree = _styles_agree(X_old, y_old, *pairs(lines))
+    return StyleTask(*pairs(train_lines), *pairs(test_lines), X_old, y_old, train_lines, agree)
+
+
+def _next_words(X: torch.Tensor, y: torch.Tensor) -> dict[tuple[int, int], frozenset[int]]:
+    """{context: the set of words that follow it} over the pairs (X, y)."""
+    found: dict[tuple[int, int], set[int]] = {}
+    for context, word in zip(map(tuple, X.tolist()), y.tolist()):
+        found.setdefault(context, set()).add(word)
+    return {context: frozenset(words) for context, words in found.items()}
+
+
+def _styles_agree(X_old, y_old, X_new, y_new) -> torch.Tensor:
+    """Which old pairs (X_old, y_old) the new text (X_new, y_new) also contains: the same context followed by the
+    same next word somewhere in it, so the new style does not contradict that prediction."""
+    new = _next_words(X_new, y_new)
+    return torch.tensor([y in new.get(c, ()) for c, y in zip(map(tuple, X_old.tolist()), y_old.tolist())],
+                        dtype=torch.bool)
 
 
 def rehearsal_pairs(n_pairs: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -63,7 +63,9 @@ def test_forgetting_reversible_not_prevented(runs):
     table = ch08.forgetting_table(train.trained_tiny_lm(), tuned["full fine-tune"], tuned["LoRA"], task)
     assert table["LoRA, adapters off"] == table["pretrained"]
     assert table["LoRA, adapters on"]["old"] > 3 * table["pretrained"]["old"]
-    assert table["LoRA, adapters on"]["old_inside"] > 3 * table["pretrained"]["old_inside"]  # not only the style
+    # where the two styles agree on the next word, forgetting is still real: not only the style's own conflicts
+    for name in ("full fine-tune", "LoRA, adapters on"):
+        assert table[name]["old_agree"] > 1.3 * table["pretrained"]["old_agree"], name
     assert tuned["LoRA"].hidden.enabled and tuned["LoRA"].out.enabled  # left as it was found
     numbers = ch08.forgetting_numbers(table, runs["full fine-tune"][-1].info["change"], runs["LoRA"][-1].info["change"])
     assert numbers["off_is_pretrained"] == "exactly"
@@ -101,6 +103,20 @@ def test_measuring_checkers_accept_every_form(form):
     assert check("ch08.on_off", {"on": convert(on_off["on"]), "off": convert(on_off["off"])}).ok, form
     for rehearsed in (ch08.rehearsal_losses(), ch08.rehearsal_losses(old_first=True)):
         assert check("ch08.rehearsal", {k: convert(v) for k, v in rehearsed.items()}).ok, form
+
+
+@pytest.mark.parametrize("variant", [dict(seed=1), dict(shuffle=True), dict(seed=3), dict(seed=4, shuffle=True),
+                                     dict(seed=5, old_first=True)])
+def test_rehearsal_accepts_faithful_variants(variant):
+    """Another seed of the rehearsed pairs, or another way of joining them, is a correct experiment too (seeds 3
+    to 5 are not among those the band is built from)."""
+    assert check("ch08.rehearsal", ch08.rehearsal_losses(**variant)).ok, variant
+
+
+def test_rehearsal_band_excludes_the_wrong_runs():
+    band = ch08.rehearsal_band()
+    plain, pretrained = ch08.rehearsal_losses(n_pairs=0)["old"], ch08.on_off_losses()["off"]
+    assert not band["old"][0] <= plain <= band["old"][1] and not band["old"][0] <= pretrained <= band["old"][1]
 
 
 def test_min_rank_hints():

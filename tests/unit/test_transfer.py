@@ -46,11 +46,27 @@ def test_style_task_has_no_test_sentence_from_training_and_one_test_set_for_ever
         transfer.make_style_task(transfer.MAX_TRAIN + 1)
 
 
-def test_inside_marks_the_original_pairs_without_an_end_of_sentence_word():
+def test_agree_marks_the_original_pairs_the_new_style_also_contains():
     task = transfer.make_style_task()
-    end = data.load_corpus("farm").vocab.encode([data.END_WORD])[0]
-    assert torch.equal(task.inside, (task.X_old != end).all(dim=1))
-    assert 0 < int(task.inside.sum()) < len(task.y_old)
+    farm = data.load_corpus("farm")
+    end, the, dot, garden = farm.vocab.encode([data.END_WORD, "the", ".", "garden"])
+    lines = transfer.split_sentences(data.read_corpus_text("farm_place_first"))
+    ids = torch.tensor(farm.vocab.encode(list(data.load_corpus(text=" ".join(lines)).tokens)))
+    new_pairs = {(a, b, c) for a, b, c in ids.unfold(0, 3, 1).tolist()}
+    expected = [(a, b, c) in new_pairs for (a, b), c in zip(task.X_old.tolist(), task.y_old.tolist())]
+    assert task.agree.tolist() == expected
+    assert 0 < int(task.agree.sum()) < len(task.y_old)
+    pairs = list(zip(task.X_old.tolist(), task.y_old.tolist(), task.agree.tolist()))
+    # the styles disagree after a sentence's end (the new style says "in" there) and after a place ("the garden"
+    # ends the old sentence; in the new style the subject follows it)
+    assert not any(agree for (a, b), c, agree in pairs if end in (a, b))
+    assert not any(agree for (a, b), c, agree in pairs if (b, c) == (garden, dot))
+
+
+def test_styles_agree_on_a_small_example():
+    X_old, y_old = torch.tensor([[1, 2], [1, 2], [2, 3]]), torch.tensor([3, 4, 5])
+    X_new, y_new = torch.tensor([[1, 2], [2, 3]]), torch.tensor([4, 6])
+    assert transfer._styles_agree(X_old, y_old, X_new, y_new).tolist() == [False, True, False]
 
 
 def test_rehearsal_pairs_are_a_seeded_sample_of_the_original_corpus():

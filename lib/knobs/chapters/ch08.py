@@ -151,10 +151,10 @@ def set_adapters(model, enabled: bool) -> None:
 
 
 def losses(model, task) -> dict[str, float]:
-    """New-style test loss; original-corpus loss, all of it and away from sentence boundaries."""
+    """New-style test loss; original-corpus loss, all of it and where the two styles agree on the next word."""
     return {"new": train.evaluate(model, task.X_test, task.y_test),
             "old": train.evaluate(model, task.X_old, task.y_old),
-            "old_inside": train.evaluate(model, task.X_old[task.inside], task.y_old[task.inside])}
+            "old_agree": train.evaluate(model, task.X_old[task.agree], task.y_old[task.agree])}
 
 
 def forgetting_table(pretrained, full, lora, task) -> dict[str, dict[str, float]]:
@@ -187,8 +187,8 @@ def forgetting_numbers(table: dict, change_full: dict, change_lora: dict) -> dic
     return {
         "old_pre": f"{pre['old']:.2f}", "old_full": f"{full['old']:.2f}", "old_on": f"{on['old']:.2f}",
         "old_off": f"{off['old']:.2f}", "new_on": f"{on['new']:.2f}", "new_off": f"{off['new']:.2f}",
-        "inside_pre": f"{pre['old_inside']:.2f}", "inside_full": f"{full['old_inside']:.2f}",
-        "inside_on": f"{on['old_inside']:.2f}",
+        "agree_pre": f"{pre['old_agree']:.2f}", "agree_full": f"{full['old_agree']:.2f}",
+        "agree_on": f"{on['old_agree']:.2f}",
         "off_is_pretrained": "exactly" if off == pre else "not exactly",
         "lora_vs_full_forgetting": more_or_less(on["old"] - pre["old"], full["old"] - pre["old"]),
         "lora_move": f"{lora_move:.0%}", "full_move": f"{full_move:.0%}",
@@ -199,7 +199,7 @@ def forgetting_numbers(table: dict, change_full: dict, change_lora: dict) -> dic
 # ---- the exercises' experiments (the checkers recompute them; cached, so a check costs one run) ------------------
 
 TARGET_TRAIN_LOSS = 0.45  # exercise 2: the smallest LoRA rank whose training loss gets below this
-ON_OFF_RANK = 1  # exercise 4: forgetting with a rank-1 adapter, on and off
+ON_OFF_RANK = 1  # exercise 5: forgetting with a rank-1 adapter, on and off
 
 
 @lru_cache(maxsize=None)
@@ -218,7 +218,7 @@ def smallest_rank(target: float = TARGET_TRAIN_LOSS, ranks=range(1, 9)) -> int:
 
 @lru_cache(maxsize=None)
 def on_off_losses(rank: int = ON_OFF_RANK) -> dict[str, float]:
-    """Original-corpus loss after a LoRA fine-tune: adapters on, off, and only one of the two off (exercise 4)."""
+    """Original-corpus loss after a LoRA fine-tune: adapters on, off, and only one of the two off (exercise 5)."""
     model = transfer.prepare("LoRA", rank=rank)
     train.run_to_end(transfer.train_on_task(model, every=150))
     task = transfer.make_style_task()
@@ -231,14 +231,40 @@ def on_off_losses(rank: int = ON_OFF_RANK) -> dict[str, float]:
 
 
 @lru_cache(maxsize=None)
-def rehearsal_losses(n_pairs: int | None = None, old_first: bool = False) -> dict[str, float]:
-    """A full fine-tune on the task's pairs plus `n_pairs` rehearsed original pairs (default: as many) (exercise 5)."""
+def rehearsal_losses(n_pairs: int | None = None, old_first: bool = False, seed: int = 0,
+                     shuffle: bool = False) -> dict[str, float]:
+    """A full fine-tune on the task's pairs plus `n_pairs` rehearsed original pairs (default: as many) (exercise 6).
+
+    `seed` picks the rehearsed pairs (`transfer.rehearsal_pairs`); `old_first` and `shuffle` are the other ways of
+    joining the two sets (the batches are drawn by index, so each faithful variant gives slightly other numbers).
+    """
     task = transfer.make_style_task()
-    X_old, y_old = transfer.rehearsal_pairs(len(task.y_train) if n_pairs is None else n_pairs)
+    X_old, y_old = transfer.rehearsal_pairs(len(task.y_train) if n_pairs is None else n_pairs, seed=seed)
     parts = [(task.X_train, task.y_train), (X_old, y_old)]
     if old_first:
         parts.reverse()
     X, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    if shuffle:
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+        X, y = X[order], y[order]
     model = transfer.prepare("full fine-tune")
     train.run_to_end(transfer.train_on_task(model, X, y, every=150))
     return {"old": train.evaluate(model, task.X_old, task.y_old), "new": train.evaluate(model, task.X_test, task.y_test)}
+
+
+REHEARSAL_VARIANTS = tuple((seed, old_first, shuffle) for seed in (0, 1, 2) for old_first, shuffle
+                           in ((False, False), (True, False), (False, True)))
+
+
+@lru_cache(maxsize=None)
+def rehearsal_band(margin: float = 0.5) -> dict[str, tuple[float, float]]:
+    """{"old": (low, high), "new": (low, high)}: the range of the rehearsal losses over REHEARSAL_VARIANTS (three
+    seeds of the rehearsed pairs, three ways of joining them), widened on each side by `margin` times its width.
+    Any faithful rehearsal run lands in it; the plain fine-tune and the pretrained model lie far outside it."""
+    runs = [rehearsal_losses(seed=seed, old_first=old_first, shuffle=shuffle)
+            for seed, old_first, shuffle in REHEARSAL_VARIANTS]
+    band = {}
+    for key in ("old", "new"):
+        low, high = min(r[key] for r in runs), max(r[key] for r in runs)
+        band[key] = (low - margin * (high - low), high + margin * (high - low))
+    return band

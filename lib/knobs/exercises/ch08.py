@@ -79,25 +79,30 @@ def check_rehearsal(answer):
     old, new = _two_numbers(answer, ("old", "new"))
     right = ("Rehearsing old pairs keeps most of the old task while the new one is learned, at some cost to the "
              "new one: compare both with the plain full fine-tune.")
-    new_first = ch08.rehearsal_losses()
-    if _near(old, new_first["old"]) and _near(new, new_first["new"]):
+    expected = ch08.rehearsal_losses()  # the prompt's recipe: new pairs first, rehearsal_pairs' default seed
+    if _near(old, expected["old"]) and _near(new, expected["new"]):
         return True, right
-    orders = [new_first, ch08.rehearsal_losses(old_first=True)]  # the other way of joining them: one more run
-    if any(_near(old, e["old"]) and _near(new, e["new"]) for e in orders):
-        return True, right
-    if any(_near(old, e["new"]) and _near(new, e["old"]) for e in orders):
+    # Another faithful variant (other seed, other order, shuffled) gives slightly other numbers: accept any run
+    # inside the band that several such variants span.
+    band = ch08.rehearsal_band()
+    variants = [ch08.rehearsal_losses(seed=seed, old_first=old_first, shuffle=shuffle)
+                for seed, old_first, shuffle in ch08.REHEARSAL_VARIANTS]
+    if any(_near(old, e["new"]) and _near(new, e["old"]) for e in variants):
         return False, "Your two numbers are swapped: 'old' is the loss on the original corpus."
+    inside = {key: band[key][0] <= value <= band[key][1] for key, value in (("old", old), ("new", new))}
+    if inside["old"] and inside["new"]:
+        return True, right
     plain = ch08.rehearsal_losses(n_pairs=0)
     if _near(old, plain["old"]):
         return False, ("That is the forgetting of a plain fine-tune: train on the new pairs and the rehearsed ones "
                        "together (torch.cat both X and both y, and pass them to train_on_task).")
     if _near(old, ch08.on_off_losses()["off"]):
         return False, "That is the pretrained model's loss: did the model train?"
-    if any(_near(old, e["old"]) for e in orders):
+    if inside["old"]:
         return False, "'old' is right; measure 'new' on the unseen new-style sentences, task.X_test and task.y_test."
-    return False, ("Not what this recipe gives: a fresh transfer.prepare('full fine-tune'), the task's pairs joined "
-                   "with transfer.rehearsal_pairs(len(task.y_train)), train_on_task(model, X, y, every=150), then "
-                   "the loss on task.X_old, task.y_old.")
+    return False, ("Not what a rehearsal run gives: a fresh transfer.prepare('full fine-tune'), the task's pairs "
+                   "joined with transfer.rehearsal_pairs(len(task.y_train)), train_on_task(model, X, y, every=150), "
+                   "then the loss on task.X_old, task.y_old.")
 
 
 NEVER_WRITES = "That strategy writes to pretrained tensors: which strategy never writes to one?"
