@@ -108,7 +108,8 @@ def _selectivity() -> dict[str, float]:
     untrained = models.make_tiny_lm(len(corpus.vocab), seed=7)
     return {**draws, "one_draw": draws["selectivities"][0],
             "untrained_task": interpret.linear_probe(interpret.hidden_activations(untrained, X), labels),
-            "ceiling": ch09.context_ceiling(X, labels)}
+            "ceiling": ch09.context_ceiling(X, labels), "n_contexts": len(X.unique(dim=0)),
+            "hidden": model.hidden.out_features}
 
 
 @exercise("ch09.selectivity")
@@ -120,8 +121,9 @@ def check_selectivity(answer):
     if is_close(value, s["mean"], **tol):
         return True, (f"That is the mean selectivity: {s['mean']:+.3f}, but the single draws range from "
                       f"{min(s['selectivities']):+.3f} to {max(s['selectivities']):+.3f} (sd {s['sd']:.3f}), so "
-                      "even its sign depends on the control's seed. With only 87 distinct contexts and 32 hidden "
-                      "units, a linear probe can fit almost any labelling of the contexts, so this control task "
+                      "even its sign depends on the control's seed. With only "
+                      f"{s['n_contexts']} distinct contexts and {s['hidden']} hidden units, a linear probe can fit "
+                      "almost any labelling of the contexts, so this control task "
                       "cannot tell reading from memorising here. Compare the task accuracy instead: "
                       f"{s['task']:.1%} on the trained model, against {s['ceiling']:.1%}, the best any function of "
                       "the context can do (a few contexts are followed by both kinds of word), and "
