@@ -8,7 +8,7 @@
   *drop* if that one parameter alone were set to zero (f(w) − f(0) ≈ w·∂f/∂w, so the change is ≈ −w·∂f/∂w);
 - `zeroing_change`: the actual change in log P when a parameter (or a whole tensor) is set to zero;
 - `linear_probe`: can a linear classifier read a property off the hidden activations?
-- `control_task_labels`, `probe_selectivity`: Hewitt and Liang's (2019) control task: each input type gets
+- `control_task_labels`, `probe_selectivity`, `selectivity_over_controls`: Hewitt and Liang's (2019) control task: each input type gets
   a random label at the task's label rate; selectivity = task accuracy − control-task accuracy.
 """
 from __future__ import annotations
@@ -197,6 +197,35 @@ def probe_selectivity(features: torch.Tensor, X: torch.Tensor, labels: torch.Ten
     """
     check_int("seed", seed, 0)
     task = _probe_accuracies(features, labels, None, 300, seed)
-    control = _probe_accuracies(features, control_task_labels(X, labels, seed=seed), None, 300, seed)
+    control_labels = control_task_labels(X, labels, seed=seed)
+    control = _probe_accuracies(features, control_labels, None, 300, seed)
     return {"task": task[0], "control": control[0], "selectivity": task[0] - control[0],
-            "task_balanced": task[1], "control_balanced": control[1], "selectivity_balanced": task[1] - control[1]}
+            "task_balanced": task[1], "control_balanced": control[1], "selectivity_balanced": task[1] - control[1],
+            "control_rate": float((control_labels != 0).float().mean())}
+
+
+def selectivity_over_controls(features: torch.Tensor, X: torch.Tensor, labels: torch.Tensor,
+                              control_seeds=range(5)) -> dict:
+    """Selectivity averaged over several control-task draws (chapter 9).
+
+    With few input types, one draw of the control labels is a noisy control: its realised share of positive
+    pairs varies, and so does the selectivity. The task probe is fitted once (split and probe seed 0); the
+    control labels are drawn with each seed in `control_seeds` and read by the same probe on the same split
+    (the draw with seed 0 is `probe_selectivity`'s). Returns the task accuracy, each draw's selectivity and
+    realised control rate (share of pairs labelled non-zero), and the mean and standard deviation of the
+    selectivities.
+    """
+    if not isinstance(control_seeds, (range, list, tuple)):
+        fail("control_seeds", "a list, tuple or range of at least two seeds (whole numbers, 0 or more)", control_seeds)
+    seeds = [check_int("control_seeds", s, 0) for s in control_seeds]
+    if len(seeds) < 2:
+        fail("control_seeds", "at least two seeds", control_seeds)
+    task = _probe_accuracies(features, labels, None, 300, 0)[0]
+    selectivities, rates = [], []
+    for s in seeds:
+        control_labels = control_task_labels(X, labels, seed=s)
+        selectivities.append(task - _probe_accuracies(features, control_labels, None, 300, 0)[0])
+        rates.append(float((control_labels != 0).float().mean()))
+    values = torch.tensor(selectivities, dtype=torch.float64)
+    return {"task": task, "selectivities": selectivities, "control_rates": rates,
+            "mean": float(values.mean()), "sd": float(values.std()), "seeds": seeds}

@@ -88,6 +88,7 @@ def test_probe_selectivity_on_the_place_property_is_about_zero(skewed):
     assert ch09.selectivity_verdict(0.3).startswith("clearly above zero")
     numbers = ch09.probe_numbers(result, result, is_place, X)
     assert numbers["n_contexts"] == "87" and numbers["n_mixed"] == "0"
+    assert numbers["control_rate"] == f"{result['control_rate']:.1%}" and result["control_rate"] > 0.1  # not 3.7%
 
 
 # ---- exercises: right in every numeric form, wrong with a hint, blank ---------------------------------------------
@@ -105,7 +106,7 @@ def _right(exercise_id):
         means = interpret.hidden_activations(model, X).mean(0)
         return interpret.hidden_unit_effects(model, vocab, "farmer said", "he", baseline=means)[29]
     is_function = torch.tensor([corpus.vocab.category(w) == "function" for w in corpus.vocab.decode(y)]).long()
-    return interpret.probe_selectivity(interpret.hidden_activations(model, X), X, is_function)["selectivity"]
+    return interpret.selectivity_over_controls(interpret.hidden_activations(model, X), X, is_function)["mean"]
 
 
 @pytest.mark.parametrize("exercise_id", ["ch09.zero_weight", "ch09.mean_ablation", "ch09.selectivity"])
@@ -131,9 +132,19 @@ def test_run_exercises_recognise_the_likely_confusions():
     assert "probability" in check("ch09.zero_weight", z["prob_change"]).message
     assert "zero-ablation" in check("ch09.mean_ablation", exercises._ablation()["zero"]).message
     s = exercises._selectivity()
-    assert "one probe's accuracy" in check("ch09.selectivity", s["task"]).message
-    assert "one probe's accuracy" in check("ch09.selectivity", np.float32(s["control"])).message
-    assert "balanced" in check("ch09.selectivity", s["balanced"]).message
+    assert "task probe's accuracy" in check("ch09.selectivity", s["task"]).message
+    assert "one control draw" in check("ch09.selectivity", np.float32(s["one_draw"])).message
+    # the lesson: one draw's sign depends on the seed; the task probe is at the context ceiling, the untrained is not
+    assert min(s["selectivities"]) < 0 < max(s["selectivities"])
+    assert abs(s["task"] - s["ceiling"]) < 0.01 and s["untrained_task"] < s["ceiling"] - 0.02
+    message = check("ch09.selectivity", s["mean"]).message
+    assert "cannot tell reading from memorising" in message and f"{s['ceiling']:.1%}" in message
+
+
+def test_checkers_accept_a_faithful_two_decimal_rounding():
+    z, a = exercises._zeroing()["change"], exercises._ablation()["mean"]
+    assert check("ch09.zero_weight", round(z, 2)).ok and check("ch09.mean_ablation", round(a, 2)).ok
+    assert not check("ch09.zero_weight", round(z, 2) - 0.01).ok and not check("ch09.mean_ablation", round(a, 2) + 0.01).ok
 
 
 def test_paper_exercises():
@@ -151,3 +162,12 @@ def test_quiz_gradient_x_weight_question_has_the_drop_as_its_answer():
     gxw = next(q for q in questions if "gradient × weight" in q["question"])
     right = [a["answer"] for a in gxw["answers"] if a["correct"]]
     assert right == ["Setting that weight to zero would lower log P(he) by about 0.04"]
+
+
+def test_training_pulls_the_jobs_together_and_the_lab_shows_the_start(skewed):
+    from knobs import models
+    model, vocab = skewed
+    before = bias.job_separation(models.make_tiny_lm(len(vocab), seed=0), vocab)
+    after = bias.job_separation(model, vocab)
+    assert after < before
+    assert ch09.bias_view().ylim[1] > before  # the curve starts on the chart

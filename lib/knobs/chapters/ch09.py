@@ -32,8 +32,8 @@ def plain(x: float, digits: int = 2) -> str:
 # ---- the lab ----------------------------------------------------------------------------------------------------
 
 def bias_view() -> CurvesView:
-    """Next-word bias and job separation against step, on fixed axes from −0.2 to 1."""
-    return CurvesView(["bias_next", "job_separation"], title="learned bias", ylim=(-0.2, 1.05),
+    """Next-word bias and job separation against step, on fixed axes from −0.2 to 1.2 (the separation starts at 1.10)."""
+    return CurvesView(["bias_next", "job_separation"], title="learned bias", ylim=(-0.2, 1.2),
                       reference={"_zero": 0.0}, legend="lower right", colors=PALETTE[3:],
                       labels={"bias_next": "next-word bias", "job_separation": "job separation (embeddings)"},
                       summary="Next-word bias {bias_next:.2f} (0 = none, 1 = fully stereotyped, −1 = the opposite); "
@@ -70,6 +70,8 @@ def skew_numbers(results: dict) -> dict[str, str]:
     gaps = {s: results[s][0] - realised[s] for s in results}
     low, high = min(results), max(results)
     return {"data_bias_low": signed(realised[low]), "model_bias_low": signed(results[low][0]),
+            "separation_low": plain(results[low][2]), "separation_high": plain(results[high][2]),
+            "skew_high": f"{high:.0%}",
             "skew_low": f"{low:.0%}", "largest_gap": plain(max(abs(g) for g in gaps.values())),
             "ratio_pairs": "; ".join(f"{s:.0%}: {results[s][0]:.2f} against {realised[s]:.2f}".replace("-", "−")
                                      for s in results if s != low)}
@@ -94,7 +96,8 @@ def direction_numbers(model, vocab, seed: int = 0) -> dict[str, str]:
     g1 = model.embed.weight[vocab.id("he")] - model.embed.weight[vocab.id("she")]
     return {"g_cos_start": plain(float(F.cosine_similarity(g0, g1, dim=0))),
             "g_norm_start": plain(float(g0.norm())), "g_norm_end": plain(float(g1.norm())),
-            "direction_untrained": signed(bias.embedding_bias(start, vocab))}
+            "direction_untrained": signed(bias.embedding_bias(start, vocab)),
+            "separation_untrained": plain(bias.job_separation(start, vocab))}
 
 
 def seed_direction_scores(skew: float = 0.9, seeds=(1, 2, 3)) -> dict[str, str]:
@@ -202,7 +205,24 @@ def probe_numbers(trained: dict, untrained: dict, labels: torch.Tensor, X: torch
             "task_trained": f"{trained['task']:.1%}", "control_trained": f"{trained['control']:.1%}",
             "sel_trained": signed(trained["selectivity"], 3),
             "task_untrained": f"{untrained['task']:.1%}", "control_untrained": f"{untrained['control']:.1%}",
-            "sel_untrained": signed(untrained["selectivity"], 3)}
+            "sel_untrained": signed(untrained["selectivity"], 3),
+            "control_rate": f"{trained['control_rate']:.1%}", "control_majority": f"{1 - trained['control_rate']:.1%}"}
+
+
+def draws_numbers(draws: dict) -> dict[str, str]:
+    """The prose's numbers for selectivity over several control draws (interpret.selectivity_over_controls)."""
+    check_instance("draws", draws, dict, "interpret.selectivity_over_controls(...)'s result")
+    rates = draws["control_rates"]
+    return {"n_draws": str(len(draws["seeds"])), "sel_mean": signed(draws["mean"], 3), "sel_sd": plain(draws["sd"], 3),
+            "sel_min": signed(min(draws["selectivities"]), 3), "sel_max": signed(max(draws["selectivities"]), 3),
+            "rate_min": f"{min(rates):.1%}", "rate_max": f"{max(rates):.1%}"}
+
+
+def context_ceiling(X: torch.Tensor, labels: torch.Tensor) -> float:
+    """The best accuracy any function of the context can reach: each context answers its majority label."""
+    types, inverse = X.unique(dim=0, return_inverse=True)
+    right = sum(int(torch.bincount(labels[inverse == t]).max()) for t in range(len(types)))
+    return right / len(labels)
 
 
 def selectivity_verdict(selectivity: float, meaningful: float = 0.05) -> str:
