@@ -257,8 +257,26 @@ class FigureWithAlt:
     def html(self) -> str:
         tags = "".join(p.tag(alt) for p, alt in zip(self.pictures, self.alts()))
         wide = ' data-wide="1"' if self.wide else ""
-        return (f'<style>{FIGURE_CSS}</style><div class="knobs-figure-panels"{wide} style="{PANELS_STYLE}">'
-                f'{tags}</div>')
+        return (f'<style>{FIGURE_CSS}{self._scroll_hint_css()}</style><div class="knobs-figure-panels"{wide} '
+                f'style="{PANELS_STYLE}">{tags}</div>{self._scroll_hint()}')
+
+    def _scroll_hint_width(self) -> int:
+        """Below this viewport width (CSS px) a wide figure overflows its column (the theme's margins included)."""
+        return max(p.width for p in self.pictures) + 64
+
+    def _scroll_hint_css(self) -> str:
+        if not self.wide:
+            return ""
+        return (f"@media (max-width:{self._scroll_hint_width()}px)"
+                f"{{.knobs-scroll-hint-{self._scroll_hint_width()}{{display:block!important}}}}")
+
+    def _scroll_hint(self) -> str:
+        """A wide figure scrolls sideways on a narrow screen: say so there (hidden where a sanitizer drops <style>)."""
+        if not self.wide:
+            return ""
+        return (f'<div class="knobs-scroll-hint knobs-scroll-hint-{self._scroll_hint_width()}" aria-hidden="true" '
+                f'style="display:none;text-align:right;font-size:.85em;opacity:.75;margin:0 0 .4em">'
+                f'scroll sideways for the rest of the figure →</div>')
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/html": self.html(), "text/plain": f"<figure: {self.alt}>"}

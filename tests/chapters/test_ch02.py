@@ -190,6 +190,36 @@ def test_momentum_0_9_at_lr_0_03_reaches_the_global_minimum_where_sgd_does_not()
     assert np.linalg.norm(theta - local) < 0.05  # momentum = 0.03 would not: the wording must say 0.9
 
 
+
+def test_adam_at_lr_0_3_does_not_diverge_but_ends_in_the_local_minimum():
+    """'Things to try', lr 0.3: Adam stays on the map and settles next to the local minimum, not the global one."""
+    numbers = ch02.lab_adam_fast_numbers()
+    assert numbers["adam_fast_where"] == "local" and 0.1 < float(numbers["adam_fast_gap"]) < 2
+    assert abs(float(numbers["adam_fast_theta1"]) - float(numbers["local_theta1"])) < 0.15
+
+
+def test_gradient_reaching_unit_j_is_the_error_weighted_by_column_j():
+    """The prose: dh[:, j] = dz @ W2[:, j] (one number per example, not a multiple of the column)."""
+    torch.manual_seed(0)
+    W2, h = torch.randn(29, 8), torch.randn(5, 8, requires_grad=True)
+    z = h @ W2.T
+    dz = torch.randn(5, 29)
+    z.backward(dz)
+    for j in range(8):
+        assert torch.allclose(h.grad[:, j], dz @ W2[:, j], atol=1e-5)
+
+
+def test_lab_start_marker_is_drawn_above_the_current_point():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    view = ch02.ContourView()
+    fig, ax = plt.subplots()
+    view.setup(ax, 10)
+    assert view.start.get_zorder() > view.point.get_zorder() and view.start.get_markersize() > view.point.get_markersize()
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("form", ["int", "float", "np.float32", "np.float64", "0-d tensor", "0-d array"])
 def test_checkers_accept_every_numeric_form(form):
     convert = {"int": int, "float": float, "np.float32": np.float32, "np.float64": np.float64,

@@ -46,3 +46,16 @@ def test_show_figure_requires_alt_text():
         show_figure(fig, alt=" ")
     out = show_figure(fig, alt="an empty plot")._repr_mimebundle_()
     assert 'alt="an empty plot"' in out["text/html"]
+
+
+def test_a_wide_figure_says_it_scrolls_on_a_narrow_screen_only():
+    import matplotlib.pyplot as plt
+
+    fig, _ = plt.subplots(figsize=(9.5, 2))
+    wide = show_figure(fig, alt="a wide diagram", wide=True)
+    html = wide.html()
+    width = max(p.width for p in wide.pictures) + 64
+    assert "scroll sideways" in html and f"@media (max-width:{width}px)" in html
+    assert 'style="display:none' in html  # hidden unless the media query shows it (or a sanitizer drops <style>)
+    fig, _ = plt.subplots()
+    assert "scroll sideways" not in show_figure(fig, alt="an ordinary plot").html()

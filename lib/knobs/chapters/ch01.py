@@ -39,7 +39,7 @@ def hyperparameter_lab() -> Lab:
         run=hyperparameter_run,
         views=[lambda: HeatmapView("hidden.weight", "hidden.weight (a parameter matrix)"),
                lambda: HistogramView(["hidden.weight", "out.weight"], "all weight values"),
-               lambda: LossView(),
+               lambda: LossView(labels={"train_loss": "batch loss"}),  # train_lm logs one batch's loss
                lambda: PredictionsView("the cat", data.likely_next_words("the cat"))],
         steps=300, every=4, twin_frames=11,  # every=4: a live frame stays within 16.7 ms
     )

@@ -15,7 +15,7 @@ from knobs.initialization import count_distinct_units, set_symmetric_init
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import CurvesView, HeatmapView, LossView, View
 from knobs.train import Snapshot
-from knobs.validate import check_axes, check_instance, check_int
+from knobs.validate import check_axes, check_instance, check_int, check_number
 
 PATH_COLOR = PALETTE[5]
 
@@ -56,8 +56,9 @@ class ContourView(View):
         draw_surface(ax)
         style_axes(ax, "the path (★ global, ○ local minimum)")
         self.path = self._keep(ax.plot([], [], "-", color=PATH_COLOR, lw=1.3)[0])
-        self.start = self._keep(ax.plot([], [], "s", color=PATH_COLOR, ms=5)[0])
         self.point = self._keep(ax.plot([], [], "o", color=PATH_COLOR, mec="black", ms=6)[0])
+        # drawn after (and above) the current point, open and larger: visible on the first frame too
+        self.start = self._keep(ax.plot([], [], "s", mfc="none", mec="black", mew=1.2, ms=9, zorder=5)[0])
 
     def update(self, snap, history):
         t1, t2 = finite_path(history.metrics["theta1"]), finite_path(history.metrics["theta2"])
@@ -168,7 +169,7 @@ def symmetry_lab() -> Lab:
         run=symmetry_run,
         views=[lambda: HeatmapView("hidden.weight", "hidden.weight (one row per hidden unit)", limit=1.5),
                distinct_units_view,
-               lambda: LossView()],
+               lambda: LossView(labels={"train_loss": "batch loss"})],  # train_lm logs one batch's loss
         steps=300, every=5, twin_frames=7,
     )
 
@@ -176,7 +177,8 @@ def symmetry_lab() -> Lab:
 def incoming_only_equal_run(steps: int = 150) -> dict[str, float]:
     """Equal *incoming* weights (hidden layer all 0.3, bias 0) but the output layer left random: still symmetric?
 
-    Unit j's gradient is proportional to column j of out.weight, so different
+    Unit j's gradient is the output error weighted by column j of out.weight
+    (dh[:, j] = dz @ W2[:, j]), so different
     outgoing weights tell the units apart from the first step (the lab's
     'all equal' start fills both layers).
     """
@@ -215,6 +217,20 @@ def exercise4_numbers() -> dict[str, str]:
     return {"ex4_sgd_steps": str(steps["sgd"][0]), "ex4_momentum_steps": str(steps["momentum"][0]),
             "ex4_adam_steps": str(steps["adam"][0]), "ex4_adam_theta1_100": f"{adam_path[100][0]:.2f}",
             "ex4_best_theta1": f"{descent.minima()[0][0]:.2f}"}
+
+
+# ---- the lab's learning rate 0.3: Adam does not diverge, but where does it end? ------------------------------
+def lab_adam_fast_numbers(lr: float = 0.3, steps: int = 150) -> dict[str, str]:
+    """Adam (beta1 0.9) at `lr` from the lab's start (1.9, -1.2): where it is after `steps`, which minimum is nearer."""
+    check_number("lr", lr, 0, 10, low_open=True)
+    check_int("steps", steps, 1, 10_000)
+    best, local = descent.minima()
+    *_, (_, theta, value) = descent.descend((1.9, -1.2), descent.make_optimizer("adam", lr, 0.9), steps)
+    nearer_local = np.linalg.norm(theta - local) < np.linalg.norm(theta - best)
+    return {"adam_fast_theta1": f"{theta[0]:.2f}", "adam_fast_theta2": f"{theta[1]:.2f}",
+            "adam_fast_gap": f"{value - descent.loss(best):.2f}",
+            "adam_fast_where": "local" if nearer_local else "global",
+            "local_theta1": f"{local[0]:.2f}", "local_theta2": f"{local[1]:.2f}"}
 
 
 LABS = [descent_lab, symmetry_lab]

@@ -47,6 +47,7 @@ def check_which(answer):
         raise ValueError(f"give a dict with exactly these keys: {sorted(KINDS)}")
     wrong = [k for k, v in KINDS.items() if str(answer[k]).strip().lower() != v]
     if not wrong:
-        return True, "Parameters are what training changes; hyperparameters shape how it trains."
+        return True, ("Parameters are what training learns from data; hyperparameters are set outside that optimization "
+                      "and shape how it trains.")
     return False, (f"{len(wrong)} of {len(KINDS)} are misplaced. Ask of each: does optimizer.step() change it? "
                    "Is it a tensor in model.parameters()?")
