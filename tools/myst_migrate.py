@@ -30,6 +30,10 @@ What it does, so that a reviewer can read each chapter's diff as the same moves 
    line: "# Solution: embeddings 29·4, ..." would give the answer away); the old comment follows it.
 6. A sentence under the "## References" heading: JupyterLab renders the bibliography directive as nothing.
 7. tools/nb.py collapse_metadata: the tags that hide a cell in the book collapse it in Jupyter.
+8. A solution cell is tagged `hide-cell`, not `hide-input`: the book folds its output too (a solution's printed
+   numbers and its check's "Correct!" would otherwise stand open under the exercise, the answer in plain view).
+9. The tip box's runtime is the budget, not a typed measurement ("about 12 s" was a build machine's number; the
+   last cell prints this run's time, and how much of it was computing).
 """
 from __future__ import annotations
 
@@ -265,6 +269,25 @@ def neutral_solution_first_lines(nb) -> None:
             cell.source = "# Solution\n" + cell.source
 
 
+def fold_solution_outputs(nb) -> None:
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and "solution" in tags and "hide-cell" not in tags:
+            cell.metadata["tags"] = ["hide-cell" if t == "hide-input" else t for t in tags]
+            if "hide-cell" not in cell.metadata["tags"]:
+                cell.metadata["tags"].insert(0, "hide-cell")
+
+
+RUNTIME_TYPED = re.compile(r"\*\*Runtime\*\* (?:about|under) \d+ s on a 2-core (?:laptop|CPU)")
+RUNTIME_BUDGET = "**Runtime** under 20 s on an idle 2-core CPU (the book's budget, measured by `make bench`)"
+
+
+def runtime_as_budget(nb) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and RUNTIME_TYPED.search(cell.source):
+            cell.source = RUNTIME_TYPED.sub(RUNTIME_BUDGET.replace("\\", "\\\\"), cell.source, count=1)
+
+
 def references_note(nb) -> None:
     for cell in nb.cells:
         if cell.cell_type == "markdown" and "## References" in cell.source and REFERENCES_NOTE not in cell.source:
@@ -281,6 +304,8 @@ def migrate(nb, entries=None) -> None:
             cell.source = cites_to_links(glue_to_eval(cell.source), entries)
     move_glue(nb)
     neutral_solution_first_lines(nb)
+    fold_solution_outputs(nb)
+    runtime_as_budget(nb)
     references_note(nb)
     collapse_metadata(nb)
 

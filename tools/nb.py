@@ -9,7 +9,7 @@
     python tools/nb.py merge --out DIR notebooks/NN_topic.ipynb [...]  # copies with the expected outputs, for nbval
 
 The .ipynb in notebooks/ is the source of truth; scripts are a way to edit it. Cells start with `# %%`
-(code; `tags=["hide-input", "solution"]` after it) or `# %% [markdown]`.
+(code; `tags=["hide-cell", "solution"]` after it) or `# %% [markdown]`.
 
 Notebooks in git carry no outputs. `record` runs a notebook the way JupyterLab's Run All does (live
 mode, as nbval does; markdown cells' {eval} expressions evaluated in the kernel when Run All reaches
