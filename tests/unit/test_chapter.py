@@ -48,3 +48,10 @@ def test_glue_outside_a_kernel_binds_nothing(monkeypatch):
 def test_start_reports_a_measured_runtime():
     ch = chapter.start(1)
     assert ch.number == 1 and "ran top to bottom in" in ch.runtime()
+
+
+def test_the_runtime_line_says_when_the_budget_was_exceeded():
+    from knobs.chapter import _runtime_sentence
+    assert _runtime_sentence(9.6) == "This chapter ran top to bottom in 9.6 s on this machine (budget: 20 s on an idle 2-core CPU)."
+    over = _runtime_sentence(96.7)
+    assert "4.8× the budget" in over and "noisier than usual" in over
