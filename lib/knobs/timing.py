@@ -24,6 +24,17 @@ def compare_seconds(candidates: dict, rounds: int = 31, number: int | None = 1, 
     number=k times k calls per sample (keep it short: a long sample is almost always interrupted on a busy
     machine); number=None lets torch.utils.benchmark pick, running for at least `min_run_time` seconds.
     """
+    samples = compare_rounds(candidates, rounds, number, min_run_time, threads, seed)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def compare_rounds(candidates: dict, rounds: int = 31, number: int | None = 1, min_run_time: float = 0.05,
+                   threads: int = 1, seed: int = 0) -> dict:
+    """`compare_seconds` before the medians: {name: [seconds per call in round 1, round 2, ...]}.
+
+    Round i of every candidate ran in the same stretch of time, so ratios taken round by round
+    (`ratio_spread`) show how much a comparison moves with the machine's load.
+    """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 1000:
         raise ValueError(f"rounds must be a whole number between 1 and 1000, got {rounds!r}")
     if number is not None and (isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 10_000):
@@ -47,4 +58,28 @@ def compare_seconds(candidates: dict, rounds: int = 31, number: int | None = 1, 
                 timer = timers[name]
                 sample = timer.timeit(number) if number else timer.blocked_autorange(min_run_time=min_run_time)
                 samples[name].append(sample.median)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    return samples
+
+
+def ratio_spread(samples: dict, numerator: str, denominator: str) -> tuple[float, float, float]:
+    """(lower quartile, median, upper quartile) of numerator's time / denominator's time, round by round.
+
+    `samples` is what `compare_rounds` returns. The middle half of the rounds' ratios lies between the
+    quartiles: a ratio whose quartiles enclose 1 is a difference within this measurement's noise.
+    """
+    if not isinstance(samples, dict):
+        raise ValueError(f"samples must be compare_rounds' result (a dict), got {describe(samples)}")
+    for arg, name in (("numerator", numerator), ("denominator", denominator)):
+        try:
+            known = name in samples
+        except TypeError:  # an unhashable name
+            known = False
+        if not known:
+            raise ValueError(f"{arg} must be one of the candidates {list(samples)}, got {describe(name)}")
+    a, b = samples[numerator], samples[denominator]
+    if len(a) != len(b) or not a or not all(t > 0 for t in list(a) + list(b)):
+        raise ValueError("samples must hold the same number of positive times per candidate (one per round), "
+                         f"got {describe(samples)}")
+    q1, median, q3 = statistics.quantiles([x / y for x, y in zip(a, b)], n=4, method="inclusive") if len(a) > 1 \
+        else (a[0] / b[0],) * 3
+    return q1, median, q3

@@ -246,3 +246,12 @@ def test_checkers_accept_numpy_and_tensor_forms_of_a_right_answer():
     for form in (np.bool_, torch.tensor, np.array):
         assert check("ch05.claims", {k: form(v) for k, v in exercises.CLAIMS.items()}).ok
     assert "True or False" in check("ch05.claims", {k: "yes" for k in exercises.CLAIMS}).message
+
+
+def test_the_dense_timing_verdict_says_when_the_difference_is_noise():
+    cases = {("dense with zeros", 0.0): [1.0, 1.0, 1.0, 1.0, 1.0], ("dense with zeros", 0.5): [0.9, 1.2, 1.1, 1.14, 0.95]}
+    short, sentence = ch05.dense_noise(cases)
+    assert short == "within the round-to-round noise" and "includes 100%" in sentence and "5 timing rounds" in sentence
+    cases[("dense with zeros", 0.5)] = [1.3, 1.4, 1.35, 1.5, 1.32]
+    short, sentence = ch05.dense_noise(cases)
+    assert short == "beyond the round-to-round noise" and "not from the zeros" in sentence

@@ -55,3 +55,6 @@ def test_the_runtime_says_when_a_busy_machine_inflated_the_clock():
     busy = chapter.runtime_sentence(94.6, 10.2)
     assert "ran top to bottom in 12.0 s" in quiet and "10.5 s of it computing" in quiet and "waiting" not in quiet
     assert "94.6 s" in busy and "10.2 s of it computing" in busy and "waiting for a CPU busy with other work" in busy
+    assert "noisier than usual" in busy
+    slow = chapter.runtime_sentence(30.0, 29.0)  # computing all along: a slower machine, not a busy one
+    assert "1.5× the budget" in slow and "waiting" not in slow

@@ -27,3 +27,13 @@ def test_bad_settings_get_a_clear_message(kwargs, message):
         timing.compare_seconds({"f": lambda: None}, **kwargs)
     with pytest.raises(ValueError, match="no arguments"):
         timing.compare_seconds({"f": (print, 1)})
+
+
+def test_compare_rounds_keeps_one_time_per_round_and_ratio_spread_gives_quartiles():
+    a = torch.randn(64, 64)
+    rounds = timing.compare_rounds({"x": lambda: a @ a, "y": lambda: a @ a}, rounds=4)
+    assert [len(t) for t in rounds.values()] == [4, 4]
+    low, mid, high = timing.ratio_spread({"a": [2.0, 4.0, 6.0, 8.0, 10.0], "b": [1.0] * 5}, "a", "b")
+    assert (low, mid, high) == (4.0, 6.0, 8.0)
+    with pytest.raises(ValueError, match="numerator"):
+        timing.ratio_spread({"a": [1.0]}, "z", "a")

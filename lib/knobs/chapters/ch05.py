@@ -13,7 +13,7 @@ from functools import lru_cache
 import matplotlib
 import numpy as np
 
-from knobs import data, models, prune, sparse_cost, train
+from knobs import data, models, prune, sparse_cost, timing, train
 from knobs.figures import DIVERGING_CMAP, LABEL_SIZE, LEGEND_SIZE, PALETTE, TICK_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import PredictionsView, View, heatmap_mesh
@@ -391,11 +391,33 @@ def storage_numbers(matrix_shape, storage: dict) -> dict[str, str]:
     }
 
 
-def timing_numbers(times: dict, sparsities) -> dict[str, str]:
-    """Chapter 5, the timed multiplies (`timing.compare_seconds`): what the zeros saved, or did not."""
+def dense_noise(rounds: dict) -> tuple[str, str]:
+    """Is the dense multiply's time at 50% zeros different from its time at none, beyond the measurement's noise?
+
+    `rounds` is `timing.compare_rounds`' result for `sparse_cost.matmul_cases`. Both multiplies do the same
+    work; the ratio of their times, taken round by round, shows how far load alone moves it. Returns the short
+    qualifier for the ratio and the sentence that gives the spread.
+    """
+    low, _, high = timing.ratio_spread(rounds, ("dense with zeros", 0.5), ("dense with zeros", 0.0))
+    spread = (f"in the middle half of the {len(rounds['dense with zeros', 0.0])} timing rounds this ratio ran from "
+              f"{pct(low)} to {pct(high)}")
+    if low <= 1 <= high:
+        return "within the round-to-round noise", spread + ", which includes 100%: the difference is noise"
+    return ("beyond the round-to-round noise", spread + ", which leaves out 100%; the two multiplies do the same "
+            "work, so the difference comes from the machine (its load, its caches), not from the zeros")
+
+
+def timing_numbers(times: dict, sparsities, rounds: dict | None = None) -> dict[str, str]:
+    """Chapter 5, the timed multiplies (`timing.compare_seconds`): what the zeros saved, or did not.
+
+    rounds: `timing.compare_rounds`' per-round times (of which `times` are the medians), to say whether the dense
+    multiply's change with zeros is within the measurement's noise.
+    """
     base = times["dense with zeros", 0.0]
+    noise = dense_noise(rounds) if rounds is not None else None
     return {
-        "dense_50_ratio": pct(times["dense with zeros", 0.5] / base),
+        **({"dense_50_noise": noise[1]} if noise else {}),
+        "dense_50_ratio": pct(times["dense with zeros", 0.5] / base) + (f" ({noise[0]})" if noise else ""),
         "csr_50_ratio_time": pct(times["sparse CSR", 0.5] / base),
         "csr_crossover": csr_crossover(times, sparsities),
         "struct_50_speedup": f"{base / times['structured', 0.5]:.1f}×",

@@ -20,7 +20,8 @@ from knobs import quantize as Q
 from knobs.figures import LEGEND_SIZE, PALETTE, TICK_SIZE, TITLE_SIZE, style_axes
 from knobs.lab import Choice, Lab, Slider
 from knobs.lab.views import LossView, PredictionsView, View
-from knobs.validate import ArgumentTypeError, check_axes, check_choice, check_int, check_number, check_tensor, fail
+from knobs.validate import (ArgumentTypeError, check_axes, check_choice, check_int, check_number, check_tensor,
+                            check_text, fail)
 
 GROUP_SIZE = 8  # weights per group: 2 groups per row of hidden.weight, 4 per row of out.weight
 QAT_LR = 0.003  # small: QAT fine-tunes a trained model, it does not train one
@@ -276,13 +277,52 @@ def _numbers(name: str, values) -> np.ndarray:
     return array
 
 
-def speed_verdict(ratio: float) -> str:
-    """'2.1× faster than fp32', '1.4× slower than fp32' or 'about as fast as fp32' (ratio = fp32 time / new time)."""
+def speed_verdict(ratio: float, spread: tuple[float, float] | None = None) -> str:
+    """'2.1× faster than fp32', '1.4× slower than fp32' or 'about as fast as fp32' (ratio = fp32 time / new time).
+
+    spread: the (lower, upper) quartiles of the same ratio taken round by round (`timing.ratio_spread`). When they
+    enclose 1 the difference is within this measurement's noise, and the verdict says so; otherwise they are quoted.
+    """
+    check_number("ratio", ratio, 0, low_open=True)
+    if spread is not None:
+        low, high = (float(v) for v in spread)
+        if low <= 1 <= high:
+            return (f"about as fast as fp32 (a {ratio:.2f}× speed ratio whose round-by-round values, {low:.2f}× to "
+                    f"{high:.2f}× in the middle half, straddle 1: within this measurement’s noise)")
     if ratio >= 1.1:
-        return f"{ratio:.1f}× faster than fp32"
+        text = f"{ratio:.1f}× faster than fp32"
+        return text + (f" (middle half of the rounds: {low:.1f}× to {high:.1f}×)" if spread is not None else "")
     if ratio <= 1 / 1.1:
-        return f"{1 / ratio:.1f}× slower than fp32"
+        text = f"{1 / ratio:.1f}× slower than fp32"
+        return text + (f" (middle half of the rounds: {1 / high:.1f}× to {1 / low:.1f}×)" if spread is not None else "")
     return "about as fast as fp32"
+
+
+FORMAT_FLAGS = {"bf16": ("avx512_bf16", "amx_bf16"), "int8": ("avx512_vnni", "avx_vnni", "amx_int8")}
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> list[str] | None:
+    """The CPU's feature flags (Linux's /proc/cpuinfo), or None where that file does not exist (macOS, Windows)."""
+    check_text("path", path, empty=False)
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):  # x86, ARM
+                    return line.split(":", 1)[1].split()
+    except OSError:
+        return None
+    return []
+
+
+def format_support(flags: list[str] | None) -> str:
+    """Which of the instructions that multiply bf16 or int8 directly this CPU lists, as a clause for the prose."""
+    if flags is None:
+        return "this machine does not say which instructions its CPU has (no /proc/cpuinfo)"
+    parts = []
+    for fmt, names in FORMAT_FLAGS.items():
+        found = [n for n in names if n in flags]
+        parts.append(f"{fmt} instructions ({', '.join(found)})" if found else f"no {fmt} instructions")
+    return "this machine's CPU lists " + " and ".join(parts)
 
 
 # ---- the numbers and verdicts the chapter's prose states (computed, never typed) -----------------------
@@ -321,16 +361,22 @@ def outlier_verdict(n_ordinary: int, n_nonzero: int, codes_used) -> str:
             f"{n_nonzero:,} largest keep a code other than 0 (codes used: {shown})")
 
 
-def qat_verdict(ptq_loss: float, control_loss: float, qat_loss: float, float_loss: float,
-                tolerance: float = 0.02) -> str:
-    """How much of the 2-bit damage QAT repaired, and whether the extra training alone (the control) did as well."""
-    if qat_loss <= float_loss + tolerance:
-        gist = (f"QAT brought the 2-bit loss from {ptq_loss:.2f} to {qat_loss:.2f}, back to the float model’s "
-                f"{float_loss:.2f}" + (" (here even slightly below it)" if qat_loss < float_loss else ""))
-    elif qat_loss < ptq_loss:
-        share = (ptq_loss - qat_loss) / (ptq_loss - float_loss)
-        gist = (f"QAT recovered {share:.0%} of what 2-bit rounding cost, from {ptq_loss:.2f} to {qat_loss:.2f} "
-                f"(float model: {float_loss:.2f})")
+def qat_verdict(ptq_loss: float, control_loss: float, qat_loss: float, float_loss: float, float_before: float,
+                steps: int) -> str:
+    """How close 2-bit QAT came to the float model, and whether the extra training alone (the control) did as well.
+
+    The fair float reference is the control's *float* loss, `float_loss`: the float model after the same `steps`
+    training steps as QAT (`float_before` is its loss before them; a model that is not converged improves with
+    them). `control_loss` is the control quantized to the same bits afterwards.
+    """
+    check_int("steps", steps, 1)
+    if qat_loss < ptq_loss:
+        gap = qat_loss - float_loss
+        cost = (f"2-bit weights with QAT cost {gap:.2f} in loss here" if gap >= 0.005 else
+                f"2-bit weights with QAT even ended {-gap:.2f} below it here" if gap <= -0.005 else
+                "2-bit weights with QAT matched it here")
+        gist = (f"QAT brought the 2-bit loss from {ptq_loss:.2f} to {qat_loss:.2f}. The float model trained for the "
+                f"same {steps} steps reaches {float_loss:.2f} ({float_before:.2f} before them), so {cost}")
     else:
         gist = f"QAT did not lower the 2-bit loss here ({ptq_loss:.2f} before, {qat_loss:.2f} after)"
     if control_loss > qat_loss:
@@ -340,19 +386,25 @@ def qat_verdict(ptq_loss: float, control_loss: float, qat_loss: float, float_los
             "the extra training, not QAT, did the work.")
 
 
-def qat_summary(ptq_loss: float, qat_loss: float, float_loss: float, tolerance: float = 0.02) -> str:
-    """The summary's short form of `qat_verdict`."""
-    if qat_loss <= float_loss + tolerance:
-        return "brought it back to the float model’s loss"
-    if qat_loss < ptq_loss:
-        return f"recovered {(ptq_loss - qat_loss) / (ptq_loss - float_loss):.0%} of the damage"
-    return "did not repair it"
+def qat_summary(ptq_loss: float, qat_loss: float, float_loss: float) -> str:
+    """The summary's short form of `qat_verdict` (`float_loss`: the float model trained as long as QAT)."""
+    if qat_loss >= ptq_loss:
+        return "did not repair it"
+    gap = qat_loss - float_loss
+    if gap >= 0.005:
+        return f"brought it to within {gap:.2f} of the equally trained float model"
+    if gap <= -0.005:
+        return f"brought it {-gap:.2f} below the equally trained float model"
+    return "brought it to the loss of the equally trained float model"
 
 
-def tiny_speed_reason(ratio: float) -> str:
-    """Why int8 ran as it did on the tiny model (ratio = fp32 time / int8 time): the prose follows the measurement."""
+def tiny_speed_reason(ratio: float, spread: tuple[float, float] | None = None) -> str:
+    """Why int8 ran as it did on the tiny model (ratio = fp32 time / int8 time): the prose follows the measurement.
+
+    spread: the round-by-round quartiles of the ratio (`timing.ratio_spread`); a gain within them is not claimed.
+    """
     overheads = "quantizing every input, calling the int8 kernel, converting the result back"
-    if ratio >= 1.1:
+    if ratio >= 1.1 and (spread is None or float(spread[0]) > 1):
         return (f"this CPU’s int8 kernels pay off even here, but with matrices of a few hundred weights the fixed costs "
                 f"of int8 — {overheads} — are of the same order as the arithmetic they save, so on another machine "
                 "the tiny model can just as well run slower in int8")
