@@ -278,7 +278,7 @@ def fold_solution_outputs(nb) -> None:
                 cell.metadata["tags"].insert(0, "hide-cell")
 
 
-RUNTIME_TYPED = re.compile(r"\*\*Runtime\*\* (?:about|under) \d+ s on a 2-core (?:laptop|CPU)")
+RUNTIME_TYPED = re.compile(r"\*\*Runtime\*\* (?:about|under) \d+ s on (?:a|an idle) 2-core (?:laptop|CPU)(?! \(the book)")
 RUNTIME_BUDGET = "**Runtime** under 20 s on an idle 2-core CPU (the book's budget, measured by `make bench`)"
 
 

@@ -81,3 +81,18 @@ TIMED = {  # prose numbers measured with a clock (chapters 5, 6, 7, 10): the boo
     "two_x_verdict", "tiny_int8_speed", "block_int8_speed", "block_bf16_speed", "gflops", "gpt3_years",
     "prune_time_verdict", "gpt2_ms_per_token", "gpt2_compression_s", "gpt2_estimate_s",
     "n_compressions"}  # chapter 10 counts its compressed copies, and the book build's twin makes more of them
+
+
+@pytest.mark.parametrize("page_name", [p.name for p in chapter_pages(__import__("conftest").HTML)] or ["none"])
+def test_a_solution_folds_its_output_too(built_html, page_name):
+    """A solution's printed numbers and its check's "Correct!" stay behind the same click as its code (issue 19's
+    review of chapter 8: an exercise whose answer stood open under it was a read-off again)."""
+    page = (built_html / "notebooks" / page_name).read_text()
+    cells = re.split(r'(?=<div class="cell )', page)
+    solutions = [c for c in cells if re.match(r'<div class="cell [^"]*\btag_solution\b', c)]
+    assert solutions, "every chapter has solutions"
+    for cell in solutions:
+        assert "tag_hide-cell" in cell.split(">", 1)[0], cell[:200]
+        output = cell.find('class="cell_output')
+        if output >= 0:  # the output sits inside the fold: after its <details>, before it closes
+            assert cell.find("<details") < output < cell.rfind("</details>"), cell[:300]
