@@ -312,7 +312,10 @@ def plot_capacity(sweep: sweeps.SweepResult, floor: float):
         best = sweep.best(size)
         axes[0].plot(sweep.n_params, sweep.final_val[:, k], "-o", ms=3.5, color=color, label=f"{size} "
                      f"({sweep.sizes[size]:,} pairs)")
-        axes[0].plot(sweep.n_params[best], sweep.final_val[best, k], "*", ms=14, color=color, mec="black")
+        # a data size whose best size an earlier one already starred gets a smaller star on top, so both show
+        star = 14 * 0.55 ** sum(sweep.best(other) == best for other in list(sweep.sizes)[:k])
+        axes[0].plot(sweep.n_params[best], sweep.final_val[best, k], "*", ms=star, color=color, mec="black",
+                     zorder=4 + k)
         axes[1].plot(sweep.n_params, sweep.final_train[:, k], "-o", ms=3.5, color=color)
     for ax, title in zip(axes, ("validation loss (new sentences)", "training loss (seen sentences)")):
         style_axes(ax, title, xlabel="parameters")
@@ -323,8 +326,10 @@ def plot_capacity(sweep: sweeps.SweepResult, floor: float):
         ax.minorticks_off()
     axes[0].set_ylabel("loss after training (nats per word)", fontsize=LABEL_SIZE)
     axes[0].legend(fontsize=LEGEND_SIZE, title="training data", title_fontsize=LEGEND_SIZE, loc="lower left")
-    axes[1].annotate(f"best possible ≈ {floor:.2f}", (sweep.n_params[0], floor), xytext=(0, -4),
-                     textcoords="offset points", fontsize=TICK_SIZE, color=MUTED, va="top")
+    axes[1].tick_params(labelleft=True)  # sharey hides them; stacked on a phone this panel needs its own numbers
+    # the curves cross the floor line along its whole length: name it in a legend in the empty lower-left corner
+    axes[1].plot([], [], color=MUTED, lw=0.8, ls=":", label=f"best possible ≈ {floor:.2f}")
+    axes[1].legend(fontsize=LEGEND_SIZE, loc="lower left")
     return fig
 
 
