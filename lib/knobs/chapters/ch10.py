@@ -313,7 +313,7 @@ def matrix_figure(stats: list[dict]):
         fail("stats", "the rows of ch10.matrix_stats(model)", stats, ArgumentTypeError)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9.4, 2.8), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(9.4, 3.6), layout="constrained")  # the legend below, off the points
     layers = sorted({r["layer"] for r in stats})
     for i, kind in enumerate(MATRIX_KINDS):
         rows = [r for r in stats if r["kind"] == kind]
@@ -324,7 +324,7 @@ def matrix_figure(stats: list[dict]):
     style_axes(axes[1], "kurtosis (tails)", xlabel="block", ylabel="kurtosis")
     for ax in axes:
         ax.set_xticks(layers)
-    axes[1].legend(fontsize=LEGEND_SIZE, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[1].legend(fontsize=LEGEND_SIZE, frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     worst = max(stats, key=lambda r: r["kurtosis"])
     widest = max(stats, key=lambda r: r["max_in_std"])
     alt = (f"Two line charts over the {len(layers)} blocks, one line per matrix kind. The largest weight of a matrix "
@@ -352,12 +352,12 @@ def outlier_figure(magnitudes: torch.Tensor):
     axes[1].bar(np.arange(len(peak)), peak, width=1.0, color=PALETTE[0])
     axes[1].axhline(float(magnitudes[layer].median()), color=PALETTE[5], ls="--", lw=1, label="median |h|")
     axes[1].set_xlim(-0.5, len(peak) - 0.5)
-    style_axes(axes[1], f"max over tokens, after {names[layer]}", xlabel=f"dimension (of {len(peak)})",
+    style_axes(axes[1], "max over tokens, " + ("after the embeddings" if layer == 0 else f"after block {layer - 1}"), xlabel=f"dimension (of {len(peak)})",
                ylabel="max |h|")
     axes[1].legend(fontsize=LEGEND_SIZE, frameon=False, loc="upper left", bbox_to_anchor=(0.0, 1.0))
     alt = (f"Left: for the embeddings and each of the {len(ratios) - 1} blocks, the largest absolute activation of the "
            f"residual stream over its median, on the first {summary['tokens']} tokens of the held-out text: from "
-           f"{min(ratios):.1f} to {max(ratios):.1f}. Right: after {names[layer]}, each dimension's largest absolute "
+           f"{min(ratios):.1f} to {max(ratios):.1f}. Right: after {'the embeddings' if layer == 0 else 'block ' + names[layer]}, each dimension's largest absolute "
            f"value over those tokens; the largest, dimension {summary['dim']} at token {summary['token']}, is "
            f"{summary['ratio']:.1f} times the median.")
     return fig, alt
