@@ -16,9 +16,12 @@ integer codes.
   2 + 16 bytes per block, 4.5 bits per weight.
 
 The codes are computed with the unrounded d and decoded with the fp16 one, as
-ggml does. *Weight-only*: a kernel turns the codes back into floats to multiply
-them with float activations, so the format saves memory and memory traffic, not
-arithmetic. Checked byte for byte against the gguf package (llama.cpp's own
+ggml does. *Weight-only* describes the storage: only the weights are quantized
+in the file. How a kernel multiplies depends on the backend: ggml's CPU code
+quantizes the activations on the fly to Q8_0 blocks and multiplies integer codes
+(ggml_vec_dot_q4_0_q8_0, one float multiply per pair of blocks), other backends
+dequantize to floats. This module simulates the stored weights only: decode, then
+compute in float. Checked byte for byte against the gguf package (llama.cpp's own
 Python implementation of the formats) in tests/unit/test_weightonly.py.
 """
 from __future__ import annotations

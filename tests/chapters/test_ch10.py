@@ -97,7 +97,7 @@ def test_matrix_stats_and_largest_weights_are_read_from_the_tensors(lm):
 
 def test_residual_magnitudes_are_the_blocks_outputs(lm, ids):
     seen = []
-    hooks = [b.register_forward_hook(lambda m, i, out: seen.append(out[0].abs().mean(0).detach()))
+    hooks = [b.register_forward_hook(lambda m, i, out: seen.append(out[0].abs().detach()))
              for b in lm.model.transformer.h]
     try:
         with torch.no_grad():
@@ -107,20 +107,40 @@ def test_residual_magnitudes_are_the_blocks_outputs(lm, ids):
             h.remove()
     magnitudes = ch10.residual_magnitudes(lm.model, ids)
     torch.testing.assert_close(magnitudes[1:], torch.stack(seen))
+    assert magnitudes.shape == (len(lm.model.transformer.h) + 1, 64, lm.model.config.n_embd)  # per token, per layer
     summary = ch10.outlier_summary(magnitudes)
-    assert summary["ratio"] < 5  # the stand-in has no outlier dimension, and the chapter says so
-    assert "no dimension stands out" in ch10.outlier_verdict(summary["ratio"])
+    assert summary["ratio"] < 100  # the stand-in has no massive activation, and the chapter says so
+    assert "massive" not in ch10.outlier_verdict(summary["ratio"])
+
+
+def test_the_outlier_probe_sees_a_spike_at_the_first_token():
+    magnitudes = torch.rand(5, 64, 128) + 0.5  # (layers, tokens, dims)
+    magnitudes[2, 0, 7] = 5000.0  # one activation, at the first token, in the middle layers; gone in the last
+    summary = ch10.outlier_summary(magnitudes)
+    assert (summary["layer"], summary["token"], summary["dim"]) == (2, 0, 7) and summary["ratio"] > 1000
+    assert summary["last_ratio"] < 10 and "massive" in ch10.outlier_verdict(summary["ratio"])
+    numbers = ch10.outlier_numbers(magnitudes)
+    assert numbers["outlier_where"] == "after block 1, at the first token" and numbers["outlier_last"] == f"{summary['last_ratio']:.1f}"
+    fig, alt = ch10.outlier_figure(magnitudes)
+    assert "dimension 7 at token 0" in alt
 
 
 def test_verdicts_follow_the_numbers_they_judge():
-    assert "no dimension" in ch10.outlier_verdict(2.0) and "stand out clearly" in ch10.outlier_verdict(20)
+    assert "no activation" in ch10.outlier_verdict(2.0) and "not by orders" in ch10.outlier_verdict(20)
     assert "orders of magnitude" in ch10.outlier_verdict(500)
     assert "close to Gaussian" in ch10.gaussian_verdict([3.0, 3.2])
     assert "heavier tails" in ch10.gaussian_verdict([3.0, 4.5])
     assert "far from Gaussian" in ch10.gaussian_verdict([3.0, 40.0])
     assert ch10.format_seconds(40) == "40 s" and ch10.format_seconds(600) == "10 minutes"
     assert ch10.format_seconds(3 * 3600) == "3.0 hours"
-    assert "within the noise" in ch10.prune_time_verdict(1.05) and "run the cell again" in ch10.prune_time_verdict(1.3)
+    assert "within the noise" in ch10.prune_time_verdict(1.05) and "run the cell again" in ch10.prune_time_verdict(1.4)
+    assert "within the noise" in ch10.prune_time_verdict(0.83)  # a reviewer's rerun: still the same verdict
+    assert ch10.prune_cost_verdict(1.95, 1.93, 333).startswith("unharmed at 50% (1.93, lower than the unpruned 1.95")
+    assert "higher than" in ch10.prune_cost_verdict(1.95, 1.97, 333)
+    assert ch10.prune_cost_verdict(1.95, 3.0, 333).startswith("already worse at 50% (3.00, higher than")
+    assert "near the floor" in ch10.heldout_note(False, {"floor": 1.92}, 1.95)
+    assert "above the floor" in ch10.heldout_note(False, {"floor": 1.92}, 2.5)
+    assert "does not apply" in ch10.heldout_note(True, {"floor": 1.92}, 30.0)
     assert "run the cell again" in ch10.prune_time_verdict(0.6)
 
 
@@ -310,6 +330,23 @@ def test_prose_numbers_are_the_results(numbers, lm):
     assert numbers["gpt2_q4_ratio"] == f"{474.7 / 121.1:.1f}×" and numbers["gpt2_estimate_s"] == "42 s"
     assert numbers["ppl_float"] == f"{ch10.float_perplexity(lm):.2f}"
     assert numbers["twin_bits"] == "2, 4 and 8" and numbers["twin_sparsity"] == "0%, 50% and 80%"
+    assert numbers["standin_words"] == "38,000" and numbers["standin_vocab"] == "29" and numbers["window"] == "64"
+    assert numbers["prune_cost_verdict"].startswith("unharmed at 50%")  # pruning half costs nothing on the stand-in
+    assert (numbers["heldout_lines"], numbers["heldout_distinct"], numbers["heldout_seen"]) == ("53", "35", "34")
+    assert "1.92" in numbers["heldout_note"] and "near the floor" in numbers["heldout_note"]
+
+
+def test_the_estimate_counts_the_chapters_cells_not_the_lab(lm):
+    ch10.prune_sweep(lm), ch10.quantize_sweep(lm)
+    before = dict(ch10.COMPRESSIONS)
+    run = ch10.compression_run({"bits": 4, "granularity": "group", "sparsity": 50}, steps=1, every=1)
+    list(run)
+    assert ch10.COMPRESSIONS == before  # a twin built or not, the chapter's count is the same
+
+
+def test_quantize_figure_counts_the_scales_bits(lm):
+    extra = ch10.quantize_sweep(lm)["scale_bits"]
+    assert extra["group"] == 0.5 and extra["tensor"] < extra["channel"] < extra["group"]
 
 
 def test_the_notebook_glues_exactly_the_numbers_its_prose_uses(numbers):

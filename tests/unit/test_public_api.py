@@ -740,7 +740,7 @@ VALID = {
     "chapters.ch10.largest_weights": (lambda: dict(model=small_gpt(), k=2),
                                       {"model": GPT_MODEL, "kinds": [3, None, ["nope"], [3]]}),
     "chapters.ch10.residual_magnitudes": (lambda: dict(model=small_gpt(), ids=[1, 2, 3]), {"model": GPT_MODEL}),
-    "chapters.ch10.outlier_figure": (lambda: dict(magnitudes=torch.rand(2, 8)),
+    "chapters.ch10.outlier_figure": (lambda: dict(magnitudes=torch.rand(2, 8, 4)),
                                      {"magnitudes": [[1.0], "w", None, torch.ones(3)]}),
     "chapters.ch10.nearest_tokens": (lambda: dict(lm=standin(), word="cow", k=2), {"lm": LM}),
     "chapters.ch10.cosine_figure": (lambda: dict(lm=standin(), words=("cat", "dog")),
