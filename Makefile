@@ -71,12 +71,14 @@ test-browser: book browser
 
 # make test: everything but the browser on both cores (--dist loadfile: a notebook's nbval cells share one
 # kernel), then the browser tests in one session on their own (a JupyterLab and a Chromium per worker starved
-# each other on 2 cores).
+# each other on 2 cores). Both parts run, and report, even when the first fails.
 test: $(STAMP) browser
 	$(MAKE) book
 	$(MAKE) nbval-copies
-	$(PY) -m pytest tests $(NBVAL) -m "not browser" --nbval-lax --nbval-current-env -q -n 2 --dist loadfile --durations=15
-	$(PY) -m pytest tests -m browser -q --durations=10
+	status=0; \
+	$(PY) -m pytest tests $(NBVAL) -m "not browser" --nbval-lax --nbval-current-env -q -n 2 --dist loadfile --durations=15 || status=1; \
+	$(PY) -m pytest tests -m browser -q --durations=10 || status=1; \
+	exit $$status
 
 # The Colab path: the knobs wheel in a fresh virtualenv with only what Colab preinstalls, every chapter run
 # from a folder outside the repository (tests/book/test_install.py; part of make test).
