@@ -42,6 +42,14 @@ chapters = pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
 
 # ---- no outputs in git; the checked cells' expected outputs in notebooks/expected/ ---------------------------------
 @chapters
+def test_no_empty_markdown_cell(notebook):
+    """jupyterlab-myst renders an empty markdown cell as nothing, and the learner view reads that as MyST not
+    rendering (chapters 3 and 7 each had one left by an edit)."""
+    empty = [i for i, c in enumerate(read(notebook).cells) if c.cell_type == "markdown" and not c.source.strip()]
+    assert not empty, f"{notebook.name}: empty markdown cells at {empty}"
+
+
+@chapters
 def test_notebooks_in_git_carry_no_outputs(notebook):
     stored = [c.source[:80] for c in read(notebook).cells if c.cell_type == "code" and (c.outputs or c.execution_count)]
     assert not stored, f"{notebook.name}: outputs stored (run `python tools/nb.py clean {notebook.relative_to(ROOT)}`): {stored}"
